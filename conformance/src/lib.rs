@@ -1,0 +1,3 @@
+//! `rtmfp-conformance`: the RTMFP conformance suite.
+//!
+//! Under construction: the requirement catalogue checks and the tester land here.
