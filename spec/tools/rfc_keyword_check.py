@@ -2,9 +2,9 @@
 """Completeness check of a requirement catalogue against its RFC text.
 
 Usage:
-    python3 spec/tools/rfc_keyword_check.py RFC_TEXT CATALOGUE_YAML [--verbose]
+    python3 spec/tools/rfc_keyword_check.py RFC_TEXT CATALOGUE_YAML [--verbose] [MACHINE_YAML ...]
     e.g. python3 spec/tools/rfc_keyword_check.py /work/shared/reference/rfc7016.txt \
-             spec/requirements/rfc7016.yaml
+             spec/requirements/rfc7016.yaml spec/state-machines/*.yaml
 
 What it checks (a throwaway-quality helper for catalogue authors; the project's real
 tooling lives in Rust):
@@ -14,7 +14,10 @@ tooling lives in Rust):
     REQUIRED; "MUST NOT" etc. count once, not as "MUST" plus "NOT");
   * ids are unique, follow spec/README.md, name their own section, and use letters
     a, b, ..., z, aa, ab, ... in order without holes;
-  * level, role and observable take the documented values and every field is present.
+  * level, role and observable take the documented values and every field is present;
+  * each state machine given (schema in spec/state-machines/*.yaml) names only its own states,
+    has a creating transition from "none" for every initial state, reaches every state, and
+    cites only requirement ids that exist in the catalogue (ids of the other RFC are skipped).
 Prints counts by section, level, observability and role; exits 1 on any failure.
 Needs PyYAML.
 """
@@ -64,11 +67,66 @@ def letters(i):
     return abc[i] if i < 26 else abc[i // 26 - 1] + abc[i % 26]
 
 
+def check_machine(path, ids, rfc, errors):
+    """Structural checks of one state machine file; returns (states, transitions)."""
+    m = yaml.safe_load(open(path, encoding="utf-8"))
+    name = m.get("machine", path)
+    for f in ("machine", "rfc", "section", "figure", "states", "initial", "final", "transitions"):
+        if f not in m:
+            errors.append(f"{name}: missing field {f}")
+    states = [s["name"] for s in m.get("states", [])]
+    if len(set(states)) != len(states):
+        errors.append(f"{name}: duplicate state names")
+    for s in m.get("states", []):
+        if s.get("kind") not in ("opening", "open", "closing", "closed"):
+            errors.append(f"{name}: state {s.get('name')}: bad kind {s.get('kind')!r}")
+        if not s.get("summary"):
+            errors.append(f"{name}: state {s.get('name')}: no summary")
+    for s in m.get("initial", []) + m.get("final", []):
+        if s not in states:
+            errors.append(f"{name}: initial/final state {s} is not a state")
+    reach = set()
+    for t in m.get("transitions", []):
+        for f in ("from", "to", "event", "section", "timer", "requirements"):
+            if f not in t:
+                errors.append(f"{name}: transition {t.get('from')}->{t.get('to')}: missing {f}")
+        if t.get("from") != "none" and t.get("from") not in states:
+            errors.append(f"{name}: transition from unknown state {t.get('from')}")
+        if t.get("to") not in states:
+            errors.append(f"{name}: transition to unknown state {t.get('to')}")
+        if t.get("from") == "none":
+            reach.add(t.get("to"))
+            if t.get("to") not in m.get("initial", []):
+                errors.append(f"{name}: creating transition into non-initial state {t.get('to')}")
+        for r in t.get("requirements", []):
+            if r.startswith(f"{rfc}-") and r not in ids:
+                errors.append(f"{name}: {t.get('from')}->{t.get('to')}: unknown requirement {r}")
+    for s in m.get("initial", []):
+        if s not in reach:
+            errors.append(f"{name}: initial state {s} has no creating transition from none")
+    changed = True
+    while changed:
+        changed = False
+        for t in m.get("transitions", []):
+            if t.get("from") in reach and t.get("to") not in reach:
+                reach.add(t.get("to"))
+                changed = True
+    for s in states:
+        if s not in reach:
+            errors.append(f"{name}: state {s} is unreachable")
+        if s not in m.get("final", []) and not any(
+            t.get("from") == s and t.get("to") != s for t in m.get("transitions", [])
+        ):
+            errors.append(f"{name}: non-final state {s} has no way out")
+    return len(states), len(m.get("transitions", []))
+
+
 def main(argv):
     if len(argv) < 3:
         print(__doc__)
         return 2
     verbose = "--verbose" in argv
+    machines = [a for a in argv[3:] if a != "--verbose"]
     text = sections(argv[1])
     doc = yaml.safe_load(open(argv[2], encoding="utf-8"))
     reqs = doc["requirements"]
@@ -126,6 +184,11 @@ def main(argv):
             errors.append(f"section {sec}: fewer entries than keywords: {short}")
         if occ or have or verbose:
             print(f"{sec:<12} {sum(occ.values()):>8} {kw_entries:>10} {have['PROCEDURE']:>9}  {status}")
+
+    ids = {r.get("id") for r in reqs}
+    for path in machines:
+        n_states, n_trans = check_machine(path, ids, doc["rfc"], errors)
+        print(f"state machine {path}: {n_states} states, {n_trans} transitions")
 
     total_kw = sum(sum(c.values()) for c in occurrences.values())
     print(f"\nkeyword occurrences: {total_kw}; entries: {len(reqs)}")
