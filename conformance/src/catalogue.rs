@@ -1148,4 +1148,22 @@ mod tests {
         assert_eq!(e.entry.as_deref(), Some("7425-3-a"));
         assert_eq!(e.field.as_deref(), Some("tests"));
     }
+
+    #[test]
+    fn plain_scalars_are_read_as_written() {
+        // Unquoted numbers keep their spelling (`3.10` stays `3.10`), integers are fine as
+        // sections, and a quoted rfc number is accepted.
+        let text = "rfc: 7016\nrequirements:\n  - id: 7016-2-a\n    section: 2\n    level: MUST\n    role: any\n    statement: s\n    observable: wire\n    how: h\n  - id: 7016-3.10-a\n    section: 3.10\n    level: MAY\n    role: any\n    statement: s\n    observable: none\n    how: h\n";
+        let c = parse_catalogue(text, Path::new("x.yaml")).unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(c.requirements[0].section, "2");
+        assert_eq!(c.requirements[1].section, "3.10");
+        let quoted = text.replace("rfc: 7016", "rfc: \"7016\"");
+        let c = parse_catalogue(&quoted, Path::new("x.yaml"));
+        assert!(c.is_ok_and(|c| c.rfc == 7016), "quoted rfc number");
+        let machine = "machine: session\nrfc: 7016\nsection: 3.5\nfigure: null\nstates:\n  - { name: A, kind: open, summary: s }\ninitial: [A]\nfinal: [A]\ntransitions:\n  - { from: none, to: A, event: e, section: 3.5, timer: 90, requirements: [] }\n";
+        let m =
+            parse_state_machine(machine, Path::new("m.yaml")).unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(m.transitions[0].timer.as_deref(), Some("90"));
+        assert_eq!(m.figure, None);
+    }
 }
