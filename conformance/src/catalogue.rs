@@ -452,7 +452,15 @@ pub fn state_names_in(root: &Path, machine: &str) -> Result<Vec<String>, Catalog
     let dir = root.join("spec").join("state-machines");
     let files = sorted_files(&dir, "yaml").map_err(|e| io_error(&dir, root, &e))?;
     for path in files {
-        let m = load_state_machine(&path, root).map_err(|mut e| e.swap_remove(0))?;
+        let m = load_state_machine(&path, root).map_err(|errors| {
+            errors.into_iter().next().unwrap_or_else(|| CatalogueError {
+                file: relative(&path, root),
+                line: None,
+                entry: None,
+                field: None,
+                message: "invalid state machine".into(),
+            })
+        })?;
         if m.machine == kind {
             return Ok(m.state_names());
         }
