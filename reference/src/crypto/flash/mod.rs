@@ -357,7 +357,6 @@ impl FlashProfile {
         let component = self.component(Role::Initiator, &private, rng);
         Ok(FlashInitiatorKeying {
             skic: component.encode(),
-            component,
             private,
             near: self.certificate.clone(),
             responder,
@@ -387,18 +386,18 @@ impl FlashProfile {
             sseq: Some(sseq),
             ..KeyingComponent::default()
         };
-        let negotiated = keying::negotiate(&preview, &skic_decoded, self.config.requirements())?;
+        keying::negotiate(&preview, &skic_decoded, self.config.requirements())?;
         let private = self.private_key(selection.group, rng)?;
-        let dh_secret = private.shared_secret(&selection.far_public_key)?;
         let skrc = self.component(Role::Responder, &private, rng).encode();
-        let keys = FlashSessionKeys::new(
+        let keys = session_keys::agree(
             Role::Responder,
-            selection.group,
-            dh_secret,
-            &skrc,
+            &private,
+            &self.certificate,
+            &initiator,
             skic,
-            negotiated,
-        );
+            &skrc,
+            self.config.requirements(),
+        )?;
         Ok((skrc, keys))
     }
 }
@@ -406,7 +405,6 @@ impl FlashProfile {
 /// An initiator's Flash keying state between IIKeying and RIKeying.
 pub struct FlashInitiatorKeying {
     skic: Vec<u8>,
-    component: KeyingComponent,
     private: PrivateKey,
     near: Certificate,
     responder: Certificate,
@@ -421,23 +419,15 @@ impl FlashInitiatorKeying {
 
     /// Finishes keying with the Flash types exposed.
     pub fn finish(&self, skrc: &[u8]) -> Result<FlashSessionKeys, CryptoError> {
-        let skrc_decoded = KeyingComponent::decode(skrc)?;
-        let negotiated = keying::negotiate(&self.component, &skrc_decoded, self.requirements)?;
-        let selection = session_keys::initiator_selection(
-            &self.near,
-            &self.component,
-            &self.responder,
-            &skrc_decoded,
-        )?;
-        let dh_secret = self.private.shared_secret(&selection.far_public_key)?;
-        Ok(FlashSessionKeys::new(
+        session_keys::agree(
             Role::Initiator,
-            selection.group,
-            dh_secret,
+            &self.private,
+            &self.near,
+            &self.responder,
             &self.skic,
             skrc,
-            negotiated,
-        ))
+            self.requirements,
+        )
     }
 }
 

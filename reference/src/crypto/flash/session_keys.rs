@@ -18,8 +18,8 @@ use crate::crypto::error::CryptoError;
 
 use super::HmacSha256;
 use super::certificate::{Certificate, KeyMode};
-use super::dh::DhGroup;
-use super::keying::{KeyingComponent, Negotiated};
+use super::dh::{DhGroup, PrivateKey};
+use super::keying::{self, KeyingComponent, Negotiated, Requirements};
 use super::packet::{FlashPacketCipher, PacketKey};
 
 /// Which end of the handshake this is.
@@ -211,6 +211,62 @@ pub fn initiator_selection(
         group,
         far_public_key,
     })
+}
+
+/// The whole key computation of RFC 7425 4.6 for one end, once both
+/// components are known: public key selection (4.6.1) for `role`, negotiation
+/// (4.6.4, 4.6.6), the shared secret (4.6.2) with `near_private`, and the keys
+/// and nonces (4.6.3 to 4.6.5).
+///
+/// `near_private` must be in the selected group: the near end's static key
+/// for it, or the ephemeral key whose public half is in the near component.
+pub fn agree(
+    role: Role,
+    near_private: &PrivateKey,
+    near_certificate: &Certificate,
+    far_certificate: &Certificate,
+    skic: &[u8],
+    skrc: &[u8],
+    require: Requirements,
+) -> Result<FlashSessionKeys, CryptoError> {
+    let skic_decoded = KeyingComponent::decode(skic)?;
+    let skrc_decoded = KeyingComponent::decode(skrc)?;
+    let (selection, near, far, sknc, skfc) = match role {
+        Role::Initiator => (
+            initiator_selection(
+                near_certificate,
+                &skic_decoded,
+                far_certificate,
+                &skrc_decoded,
+            )?,
+            &skic_decoded,
+            &skrc_decoded,
+            skic,
+            skrc,
+        ),
+        Role::Responder => (
+            responder_selection(far_certificate, &skic_decoded)?,
+            &skrc_decoded,
+            &skic_decoded,
+            skrc,
+            skic,
+        ),
+    };
+    if selection.group != near_private.group() {
+        return Err(CryptoError::UnsupportedGroup {
+            group: selection.group.id(),
+        });
+    }
+    let negotiated = keying::negotiate(near, far, require)?;
+    let dh_secret = near_private.shared_secret(&selection.far_public_key)?;
+    Ok(FlashSessionKeys::new(
+        role,
+        selection.group,
+        dh_secret,
+        sknc,
+        skfc,
+        negotiated,
+    ))
 }
 
 /// A finished Flash key exchange: everything a session and a key log need.
