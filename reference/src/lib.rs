@@ -5,5 +5,7 @@
 //! callers hand it `(now, from, datagram)` and take datagrams, events and the
 //! next deadline back. Modules are named after the RFC concepts they implement.
 
+pub mod crypto;
+pub mod random;
 pub mod time;
 pub mod wire;
