@@ -7,11 +7,13 @@
 
 pub mod address;
 pub mod error;
+pub mod multiplex;
 pub mod option;
 pub mod reader;
 pub mod vlu;
 
 pub use address::{Address, AddressOrigin};
-pub use error::{WireError, WireErrorKind};
+pub use error::{EncodeError, WireError, WireErrorKind};
+pub use multiplex::Multiplex;
 pub use option::{OptionItem, RtmfpOption};
 pub use reader::Reader;
