@@ -75,3 +75,29 @@ impl fmt::Display for WireError {
 }
 
 impl std::error::Error for WireError {}
+
+/// A value that cannot be encoded because a length field would overflow
+/// (for example a chunk payload longer than the 16-bit `chunkLength`, RFC 7016 section 2.3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EncodeError {
+    /// The structure being encoded, e.g. `"Chunk"`.
+    pub structure: &'static str,
+    /// The length field that cannot hold the value, e.g. `"chunkLength"`.
+    pub field: &'static str,
+    /// The length that was asked for.
+    pub len: usize,
+    /// The largest length the field can hold.
+    pub max: usize,
+}
+
+impl fmt::Display for EncodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}, field {}: length {} exceeds the maximum {}",
+            self.structure, self.field, self.len, self.max
+        )
+    }
+}
+
+impl std::error::Error for EncodeError {}
