@@ -6,10 +6,13 @@
 //! that is not valid YAML, has an unknown `kind`, or holds a malformed vector
 //! becomes a failing case named after the file, never a panic.
 //!
-//! To plug in another folder (for example `vectors/crypto/`), add a module
-//! with a `kind(&str) -> Option<Check>` function and one line in [`FOLDERS`].
+//! Two kinds of folder: `wire/` vectors are checked field by field through a
+//! JSON view (`kind(&str) -> Option<Check>`), `crypto/` vectors are typed per
+//! kind (`crypto::trials`). To plug in another folder, add a module and one
+//! line in [`FOLDERS`].
 
 mod compare;
+mod crypto;
 mod wire;
 
 use std::path::{Path, PathBuf};
@@ -20,10 +23,19 @@ use serde_json::Value as Json;
 /// Checks one vector (its whole YAML mapping); `Err` explains the mismatch.
 pub type Check = fn(&Json) -> Result<(), String>;
 
-/// A vector folder and the function that maps its files' kinds to checks.
-type Folder = (&'static str, fn(&str) -> Option<Check>);
+/// How a folder's files become test cases.
+#[derive(Clone, Copy)]
+enum Loader {
+    /// Maps a file's `kind` to a check of each vector's JSON view.
+    Json(fn(&str) -> Option<Check>),
+    /// Turns a whole file (its case-name prefix and text) into test cases.
+    Typed(fn(&str, &str) -> Result<Vec<Trial>, String>),
+}
 
-const FOLDERS: &[Folder] = &[("wire", wire::kind)];
+const FOLDERS: &[(&str, Loader)] = &[
+    ("wire", Loader::Json(wire::kind)),
+    ("crypto", Loader::Typed(crypto::trials)),
+];
 
 /// Keys every vector may carry besides its kind-specific ones.
 const COMMON_KEYS: &[&str] = &["name", "source", "note"];
@@ -95,7 +107,26 @@ fn load_file(folder: &str, path: &Path, kinds: fn(&str) -> Option<Check>) -> Vec
     trials
 }
 
-fn load_folder(folder: &str, kinds: fn(&str) -> Option<Check>) -> Vec<Trial> {
+fn load_typed(
+    folder: &str,
+    path: &Path,
+    trials: fn(&str, &str) -> Result<Vec<Trial>, String>,
+) -> Vec<Trial> {
+    let file = path
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let id = format!("{folder}/{file}");
+    match std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read: {e}"))
+        .and_then(|text| trials(&id, &text))
+    {
+        Ok(t) => t,
+        Err(e) => vec![failing(id, e)],
+    }
+}
+
+fn load_folder(folder: &str, loader: Loader) -> Vec<Trial> {
     let dir = vectors_root().join(folder);
     let entries = match std::fs::read_dir(&dir) {
         Ok(e) => e,
@@ -114,7 +145,10 @@ fn load_folder(folder: &str, kinds: fn(&str) -> Option<Check>) -> Vec<Trial> {
     paths.sort();
     paths
         .iter()
-        .flat_map(|p| load_file(folder, p, kinds))
+        .flat_map(|p| match loader {
+            Loader::Json(kinds) => load_file(folder, p, kinds),
+            Loader::Typed(trials) => load_typed(folder, p, trials),
+        })
         .collect()
 }
 
@@ -122,7 +156,7 @@ fn main() {
     let args = Arguments::from_args();
     let trials: Vec<Trial> = FOLDERS
         .iter()
-        .flat_map(|(folder, kinds)| load_folder(folder, *kinds))
+        .flat_map(|(folder, loader)| load_folder(folder, *loader))
         .collect();
     libtest_mimic::run(&args, trials).exit();
 }

@@ -110,7 +110,7 @@ fn group(id: u64) -> Result<DhGroup, String> {
     DhGroup::from_id(id).ok_or_else(|| format!("vector names unsupported group {id}"))
 }
 
-/// Turns one file into test cases named `<file>::<vector>`.
+/// Turns one file into test cases named `<folder>/<file>::<vector>` (`stem` is the prefix).
 pub fn trials(stem: &str, text: &str) -> Result<Vec<Trial>, String> {
     let header: Header = serde_saphyr::from_str(text).map_err(|e| format!("{stem}: {e}"))?;
     match header.kind.as_str() {
