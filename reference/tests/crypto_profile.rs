@@ -301,7 +301,7 @@ fn key_log_decrypts_captured_traffic() {
     ik.cipher
         .encrypt(b"\x89\x00\x01from initiator", &mut enc)
         .unwrap();
-    inspect::multiplex(0x1234, &enc, &mut datagram);
+    rtmfp::wire::multiplex::encode(0x1234, &enc, &mut datagram);
     // Without the logged lengths, the HMAC length is inferred.
     log.hmac_send_len = None;
     log.hmac_recv_len = None;
@@ -322,7 +322,8 @@ fn key_log_decrypts_captured_traffic() {
     rk.cipher
         .encrypt(b"\x8a\x00\x02from responder", &mut enc)
         .unwrap();
-    inspect::multiplex(0x99, &enc, &mut datagram);
+    datagram.clear();
+    rtmfp::wire::multiplex::encode(0x99, &enc, &mut datagram);
     let got = inspect::decrypt_datagram(&datagram, &keys).unwrap();
     assert_eq!(
         got.key,

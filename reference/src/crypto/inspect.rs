@@ -13,33 +13,7 @@
 use super::error::CryptoError;
 use super::flash::keylog::KeyLog;
 use super::flash::packet::{BLOCK, DirectionSettings, PacketKey};
-
-/// The session ID hidden in a Multiplex packet (RFC 7016 2.2.2): the scrambled
-/// session ID XOR the first two 32-bit words of the encrypted packet, which is
-/// taken as zero-padded to 8 bytes when shorter.
-pub fn session_id(scrambled: u32, encrypted: &[u8]) -> u32 {
-    let mut first = [0u8; 8];
-    let n = encrypted.len().min(8);
-    first[..n].copy_from_slice(&encrypted[..n]);
-    let w0 = u32::from_be_bytes([first[0], first[1], first[2], first[3]]);
-    let w1 = u32::from_be_bytes([first[4], first[5], first[6], first[7]]);
-    scrambled ^ w0 ^ w1
-}
-
-/// Builds a Multiplex packet: session ID scrambled with the encrypted packet, then the packet.
-pub fn multiplex(session_id: u32, encrypted: &[u8], out: &mut Vec<u8>) {
-    out.clear();
-    // XOR is its own inverse: scrambling uses the same formula as unscrambling.
-    let scrambled = self::session_id(session_id, encrypted);
-    out.extend_from_slice(&scrambled.to_be_bytes());
-    out.extend_from_slice(encrypted);
-}
-
-/// Splits a Multiplex packet into its session ID and encrypted packet.
-pub fn demultiplex(datagram: &[u8]) -> Option<(u32, &[u8])> {
-    let (ssid, encrypted) = datagram.split_first_chunk::<4>()?;
-    Some((session_id(u32::from_be_bytes(*ssid), encrypted), encrypted))
-}
+use crate::wire::Multiplex;
 
 /// Which key opened a datagram.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,8 +84,8 @@ fn try_key(key: &PacketKey, encrypted: &[u8]) -> Result<(Option<u64>, Vec<u8>), 
 /// keys; then each key log as sender and as receiver; then the Default
 /// Session Key for a non-zero session ID.
 pub fn decrypt_datagram(datagram: &[u8], keys: &Keys) -> Result<DecryptedDatagram, InspectError> {
-    let (session_id, encrypted) =
-        demultiplex(datagram).ok_or(InspectError::TooShort(datagram.len()))?;
+    let mux = Multiplex::decode(datagram).map_err(|_| InspectError::TooShort(datagram.len()))?;
+    let (session_id, encrypted) = (mux.session_id(), mux.encrypted_packet);
     let mut attempts = Vec::new();
     let mut candidates: Vec<(KeyUsed, PacketKey)> = Vec::new();
     let default = || (KeyUsed::Default, PacketKey::default_key());
@@ -172,29 +146,20 @@ pub fn decrypt_datagram(datagram: &[u8], keys: &Keys) -> Result<DecryptedDatagra
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn short_packets_scramble_as_zero_padded_rfc7016_2_2_2() {
-        assert_eq!(session_id(0x0102_0304, &[]), 0x0102_0304);
-        assert_eq!(session_id(0, &[0xff]), 0xff00_0000);
-        assert_eq!(session_id(0, &[0, 0, 0, 1, 0, 0, 0, 2, 9]), 3);
-        let mut d = Vec::new();
-        multiplex(77, &[5, 6, 7, 8, 9, 10, 11, 12, 13], &mut d);
-        assert_eq!(demultiplex(&d).unwrap().0, 77);
-        assert!(demultiplex(&[1, 2, 3]).is_none());
-    }
+    use crate::wire::multiplex;
 
     #[test]
     fn default_key_opens_startup_packets() {
         let mut enc = Vec::new();
         PacketKey::default_key().encrypt(None, &[0x0b, 0, 0, 0x30], &mut enc);
         let mut d = Vec::new();
-        multiplex(0, &enc, &mut d);
+        multiplex::encode(0, &enc, &mut d);
         let got = decrypt_datagram(&d, &Keys::default()).unwrap();
         assert_eq!(got.key, KeyUsed::Default);
         assert_eq!(&got.plain[..4], &[0x0b, 0, 0, 0x30]);
         // Under a non-zero session ID it is tried last, after the others.
-        multiplex(9, &enc, &mut d);
+        d.clear();
+        multiplex::encode(9, &enc, &mut d);
         let keys = Keys {
             raw: vec![[1; 16]],
             ..Keys::default()

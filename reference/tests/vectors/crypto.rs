@@ -723,7 +723,8 @@ fn check_packet(v: &PacketV) -> Check {
     let key = packet_key(&v.key, &v.hmac_key, &v.settings)?;
     let encrypted: &[u8] = match (&v.datagram, &v.encrypted) {
         (Some(d), None) => {
-            let (sid, enc) = inspect::demultiplex(d.b()).ok_or("datagram under 4 bytes")?;
+            let mux = rtmfp::wire::Multiplex::decode(d.b()).map_err(|e| e.to_string())?;
+            let (sid, enc) = (mux.session_id(), mux.encrypted_packet);
             if let Some(want) = v.session_id {
                 eq("session_id", sid, want)?;
             }
