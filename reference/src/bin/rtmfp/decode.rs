@@ -4,6 +4,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
+use rtmfp::crypto::flash::keylog::KeyLog;
+use rtmfp::crypto::inspect::{self, InspectError, KeyUsed, Keys};
 use rtmfp::wire::fields::{Fields, Record, Value};
 use rtmfp::wire::{Multiplex, PlainPacket};
 
@@ -13,9 +15,13 @@ use crate::print::{Printer, bytes_count};
 ///
 /// Without --plain the input is a whole UDP payload: the 4-byte scrambled
 /// session ID followed by the encrypted packet (RFC 7016 section 2.2.2). The
-/// session ID is unscrambled and printed; the packet itself is encrypted
-/// (section 2.2.3), so decoding stops there unless the packet can be
-/// decrypted.
+/// session ID is unscrambled and printed, then the packet is decrypted and
+/// verified (RFC 7425 section 4.7) with the first key that works: the Default
+/// Session Key for session ID 0 (startup packets: IHello, RHello, IIKeying),
+/// each --key, each line of each --keylog in both directions, and finally the
+/// Default Session Key again for a non-zero session ID (RIKeying and RHello
+/// Cookie Change travel under it). The decrypted packet is then printed as
+/// with --plain.
 ///
 /// With --plain the input is a plain (decrypted) packet (section 2.2.4): the
 /// common header, the chunks (section 2.3) and any padding. Every chunk is
@@ -29,7 +35,8 @@ use crate::print::{Printer, bytes_count};
 /// Examples:
 ///   rtmfp decode --plain "01 51 00 07 05 7f 10 00 00 01 03"
 ///   rtmfp decode "11:22:33:43:01:02:03:04:10:20:30:40:aa"
-///   rtmfp decode --file datagram.bin
+///   rtmfp decode --file datagram.bin --keylog keys.log
+///   rtmfp decode --key 000102030405060708090a0b0c0d0e0f HEX
 #[derive(Debug, Args)]
 #[command(verbatim_doc_comment)]
 pub struct DecodeArgs {
@@ -49,10 +56,16 @@ pub struct DecodeArgs {
     #[arg(long)]
     plain: bool,
 
-    /// Decrypt with this session key (hex). Not available yet: decryption
-    /// arrives with the cryptography profile (RFC 7425); until then use --plain.
+    /// Also try this 16-byte AES-128 session key (hex), in checksum mode
+    /// without session sequence numbers. May be repeated.
     #[arg(long, value_name = "HEX", conflicts_with = "plain")]
-    key: Option<String>,
+    key: Vec<String>,
+
+    /// Also try every RTMFP_KEYLOG line of this key-log file (format:
+    /// spec/keylog.md), which also gives HMAC and sequence-number settings.
+    /// May be repeated.
+    #[arg(long, value_name = "PATH", conflicts_with = "plain")]
+    keylog: Vec<PathBuf>,
 
     /// Print byte strings in full instead of shortening long ones.
     #[arg(long)]
@@ -115,39 +128,107 @@ pub fn run(args: &DecodeArgs) -> Outcome {
             };
         }
     };
+    let keys = match keys(args) {
+        Ok(k) => k,
+        Err(why) => {
+            return Outcome {
+                stdout: String::new(),
+                stderr: format!("error: {why}\n"),
+                code: ExitCode::from(2),
+            };
+        }
+    };
     let mut p = Printer::new(args.full);
-    let mut stderr = String::new();
     let code = if args.plain {
         if plain_packet(&mut p, &bytes) { 0 } else { 1 }
     } else {
-        let code = datagram(&mut p, &bytes);
-        match &args.key {
-            // Decryption is wired in here once the cryptography profile (RFC 7425,
-            // `rtmfp::crypto`) provides a decrypt function; until then say so
-            // rather than pretend.
-            Some(_) => {
-                stderr.push_str(
-                    "error: --key: decryption is not available in this build yet; \
-                     decode already decrypted bytes with --plain\n",
-                );
-                2
-            }
-            None => {
-                if code == 0 {
-                    p.line(
-                        0,
-                        "The packet is encrypted (RFC 7016 2.2.3) and no key was given; nothing more to decode. \
-                         Use --plain for bytes that are already decrypted.",
-                    );
-                }
-                code
-            }
+        match datagram(&mut p, &bytes) {
+            0 => decrypted(&mut p, &bytes, &keys),
+            code => code,
         }
     };
     Outcome {
         stdout: p.finish(),
-        stderr,
+        stderr: String::new(),
         code: ExitCode::from(code),
+    }
+}
+
+/// The keys given with --key and --keylog.
+fn keys(args: &DecodeArgs) -> Result<Keys, String> {
+    let mut keys = Keys::default();
+    for k in &args.key {
+        let raw = parse_hex(k).map_err(|e| format!("--key: {e}"))?;
+        let raw: [u8; 16] = raw.as_slice().try_into().map_err(|_| {
+            format!(
+                "--key: an AES-128 key is 16 bytes (32 hex digits), got {} byte(s)",
+                raw.len()
+            )
+        })?;
+        keys.raw.push(raw);
+    }
+    for path in &args.keylog {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("--keylog: cannot read {}: {e}", path.display()))?;
+        let logs = KeyLog::parse_all(&text)
+            .map_err(|(line, e)| format!("--keylog: {} line {line}: {e}", path.display()))?;
+        keys.key_logs.extend(logs);
+    }
+    Ok(keys)
+}
+
+/// Decrypts the datagram with the first key that works and prints the plain
+/// packet; returns the exit status.
+fn decrypted(p: &mut Printer, bytes: &[u8], keys: &Keys) -> u8 {
+    let given = !keys.raw.is_empty() || !keys.key_logs.is_empty();
+    match inspect::decrypt_datagram(bytes, keys) {
+        Ok(d) => {
+            let key = match d.key {
+                KeyUsed::Default => "the Default Session Key (RFC 7425 4.1)".to_string(),
+                KeyUsed::Raw(i) => format!("--key #{}", i + 1),
+                KeyUsed::KeyLog { index, sent } => format!(
+                    "key-log line #{} ({} by that end)",
+                    index + 1,
+                    if sent { "sent" } else { "received" }
+                ),
+            };
+            let verification = match d.settings.hmac_length {
+                Some(n) => format!("HMAC-SHA256 truncated to {n} bytes"),
+                None => "simple checksum".to_string(),
+            };
+            let mut rec = Record::new()
+                .with("key", key)
+                .with("verification", verification);
+            if let Some(seq) = d.sequence {
+                rec.push("sessionSequenceNumber", seq);
+            }
+            p.line(0, "Decrypted and verified (RFC 7425 4.7):");
+            p.record(1, &rec);
+            if plain_packet(p, &d.plain) { 0 } else { 1 }
+        }
+        Err(InspectError::TooShort(n)) => {
+            p.line(0, &format!("Cannot decrypt: only {n} byte(s)."));
+            1
+        }
+        Err(InspectError::NoKey { attempts, .. }) => {
+            p.line(
+                0,
+                "No key decrypts and verifies this packet (RFC 7425 4.7); tried:",
+            );
+            for (key, err) in &attempts {
+                p.line(1, &format!("{key:?}: {err}"));
+            }
+            if given {
+                1
+            } else {
+                p.line(
+                    0,
+                    "It is not a Default Session Key packet: give --key or --keylog to decrypt it, \
+                     or --plain for bytes that are already decrypted.",
+                );
+                0
+            }
+        }
     }
 }
 
