@@ -1,3 +1,9 @@
 //! `rtmfp-sim`: a deterministic, event-driven network simulator for RTMFP.
-//!
-//! Under construction: the network model, scenarios and traces land here.
+
+pub mod fault;
+pub mod link;
+pub mod nat;
+pub mod node;
+pub mod rng;
+pub mod trace;
+pub mod units;
