@@ -147,13 +147,22 @@ impl LinkDirection {
     }
 
     /// A datagram of `wire_size` bytes on the wire enters at `now`: drop it, or say when and
-    /// how each copy of `data` leaves.
+    /// how each copy of `data` leaves. This is [`LinkDirection::admit`] then
+    /// [`LinkDirection::pass`].
     pub fn enter(
         &mut self,
         now: Instant,
         wire_size: u64,
         data: Vec<u8>,
     ) -> Result<Vec<Passage>, DropReason> {
+        let departs = self.admit(now, wire_size)?;
+        Ok(self.pass(departs, data))
+    }
+
+    /// The faults that decide whether a datagram of `wire_size` bytes entering at `now` gets
+    /// through at all (outage, MTU, bursty and independent loss, the queue); if it does,
+    /// returns when its last bit leaves the queue.
+    pub fn admit(&mut self, now: Instant, wire_size: u64) -> Result<Instant, DropReason> {
         if self.is_down() {
             return Err(DropReason::Outage);
         }
@@ -169,10 +178,15 @@ impl LinkDirection {
         if self.rng.chance(config.loss) {
             return Err(DropReason::Loss);
         }
-        let departs = match config.bottleneck {
-            Some(bottleneck) => self.enqueue(now, wire_size, bottleneck)?,
-            None => now,
-        };
+        match config.bottleneck {
+            Some(bottleneck) => self.enqueue(now, wire_size, bottleneck),
+            None => Ok(now),
+        }
+    }
+
+    /// The faults that act on an admitted datagram that left the queue at `departs`:
+    /// duplication, then for each copy corruption, truncation and delay.
+    pub fn pass(&mut self, departs: Instant, data: Vec<u8>) -> Vec<Passage> {
         let copies = if self.rng.chance(self.config.duplicate) {
             2
         } else {
@@ -186,9 +200,9 @@ impl LinkDirection {
             } else {
                 data.clone().unwrap_or_default()
             };
-            passages.push(self.pass(departs, payload, copy > 0));
+            passages.push(self.pass_copy(departs, payload, copy > 0));
         }
-        Ok(passages)
+        passages
     }
 
     /// Puts a datagram in the bottleneck queue and returns when its last bit leaves.
@@ -208,7 +222,7 @@ impl LinkDirection {
     }
 
     /// Damages and delays one copy that left the queue at `departs`.
-    fn pass(&mut self, departs: Instant, mut data: Vec<u8>, duplicate: bool) -> Passage {
+    fn pass_copy(&mut self, departs: Instant, mut data: Vec<u8>, duplicate: bool) -> Passage {
         let config = &self.config;
         let mut altered = Vec::new();
         if !data.is_empty() && self.rng.chance(config.corrupt) {
