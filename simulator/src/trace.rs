@@ -457,8 +457,9 @@ impl fmt::Display for TraceRecord {
             micros % 1_000_000,
             self.event
         )?;
-        if let Some(summary) = &self.summary {
-            write!(f, " | {summary}")?;
+        match &self.summary {
+            Some(summary) if !summary.is_empty() => write!(f, " | {summary}")?,
+            _ => {}
         }
         Ok(())
     }

@@ -21,6 +21,8 @@ pub struct Chatter {
     pub interval: Duration,
     /// Payload padding, to make datagrams a given size.
     pub pad: usize,
+    /// Datagrams per tick.
+    pub burst: u64,
     pub echo: bool,
     /// Send from the wildcard address (as a socket bound to 0.0.0.0 would).
     pub wildcard: bool,
@@ -43,6 +45,7 @@ impl Chatter {
             start: Instant::ZERO,
             interval: Duration::from_millis(100),
             pad: 0,
+            burst: 1,
             echo: false,
             wildcard: false,
             follow_moves: true,
@@ -125,14 +128,16 @@ impl Node for Chatter {
             return;
         }
         if let Some(peer) = self.peer {
-            let mut text = format!("{} {}", self.name, self.sent).into_bytes();
-            text.resize(text.len() + self.pad, b'.');
-            self.outbox.push_back(Transmit {
-                local: self.source(),
-                destination: peer,
-                contents: text,
-            });
-            self.sent += 1;
+            for _ in 0..self.burst.max(1) {
+                let mut text = format!("{} {}", self.name, self.sent).into_bytes();
+                text.resize(text.len() + self.pad, b'.');
+                self.outbox.push_back(Transmit {
+                    local: self.source(),
+                    destination: peer,
+                    contents: text,
+                });
+                self.sent += 1;
+            }
         }
         self.next = (self.sent < self.count).then(|| next + self.interval);
     }
