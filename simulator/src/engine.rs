@@ -3,7 +3,8 @@
 //!
 //! Time jumps from one event to the next, so an idle simulated hour costs nothing. Events are
 //! ordered by (time, insertion sequence), so two events at the same instant always run in the
-//! order they were scheduled. The only randomness is the scenario seed, split into one stream
+//! order they were scheduled; at time zero every node is serviced (in host-name order)
+//! before the scenario's timed events at zero. The only randomness is the scenario seed, split into one stream
 //! per link direction and NAT (see [`crate::rng`]). A run stops when nothing is left to do, at
 //! a simulated deadline, or when an event budget is spent.
 //!
@@ -12,8 +13,11 @@
 //! (the NAT's link `down`, then inbound translation and routing in the private network), or,
 //! in a private network, out through its NAT (outbound translation, the NAT's link `up`, then
 //! routing in the parent network). A host that sends to its own NAT's outside address is
-//! hairpinned inside the NAT if the NAT allows it. Partitions are checked whenever a datagram
-//! passes from one member (host or NAT) to another.
+//! hairpinned inside the NAT if the NAT allows it. A datagram remembers the members (its
+//! sending host, then each NAT) it has passed through; each time it is handed to another
+//! member, it is dropped if an active partition puts that member on a different side from
+//! any of them. So `sides: [[alice], [bob]]` cuts alice from bob even through their NATs, and
+//! `sides: [[home], [bob]]` cuts everything behind the NAT `home` from bob.
 
 use core::cmp::Ordering;
 use std::collections::{BTreeMap, BinaryHeap};
@@ -28,7 +32,7 @@ use crate::nat::{Nat, NatNote};
 use crate::node::{Node, Transmit};
 use crate::pcap::{Capture, CapturedPacket};
 use crate::rng::SimRng;
-use crate::topology::{Action, HostId, LinkId, Member, NetworkId, Topology};
+use crate::topology::{Action, HostId, LinkId, Member, NetworkId, Topology, Via};
 use crate::trace::{DropReason, NatWay, Trace, TraceEvent};
 
 /// The most datagrams one node may hand over in one go before the engine stops taking them
@@ -36,12 +40,34 @@ use crate::trace::{DropReason, NatWay, Trace, TraceEvent};
 pub const MAX_TRANSMIT_BURST: u64 = 1_000_000;
 
 /// When a run stops.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
     /// Run events up to and including this instant, then stop with the clock there.
     pub until: Option<Instant>,
     /// Stop after this many events in total (counting every event since the start).
     pub max_events: Option<u64>,
+}
+
+impl Limits {
+    /// The event budget when none is given: a run always ends, even with a node that keeps
+    /// asking for timers (a few seconds of wall-clock time at the measured speed).
+    pub const DEFAULT_MAX_EVENTS: u64 = 100_000_000;
+
+    /// No deadline and no budget: the run ends only when nothing is left to do.
+    pub const UNBOUNDED: Limits = Limits {
+        until: None,
+        max_events: None,
+    };
+}
+
+impl Default for Limits {
+    /// No deadline, [`Limits::DEFAULT_MAX_EVENTS`].
+    fn default() -> Limits {
+        Limits {
+            until: None,
+            max_events: Some(Limits::DEFAULT_MAX_EVENTS),
+        }
+    }
 }
 
 /// Why a run stopped.
@@ -522,6 +548,7 @@ impl<N: Node> Sim<N> {
             src: src.unwrap_or(transmit.local),
             dst: transmit.destination,
             data: transmit.contents,
+            via: Via::from(Member::Host(host)),
         };
         let sent = TraceEvent::Sent {
             id,
@@ -557,7 +584,13 @@ impl<N: Node> Sim<N> {
             Ok(departs) => departs,
             Err(reason) => return self.drop_datagram(&datagram, reason, place),
         };
-        let Datagram { id, src, dst, data } = datagram;
+        let Datagram {
+            id,
+            src,
+            dst,
+            data,
+            via,
+        } = datagram;
         let passages = direction.pass(departs, data);
         for passage in passages {
             let id = if passage.duplicate {
@@ -613,6 +646,7 @@ impl<N: Node> Sim<N> {
                 src,
                 dst,
                 data: passage.data,
+                via,
             };
             self.schedule(
                 passage.arrives,
@@ -639,7 +673,7 @@ impl<N: Node> Sim<N> {
             capture.record(&state.link.name, packet);
         }
         match (owner, dir) {
-            (_, Direction::Up) => self.route(network, datagram, owner),
+            (_, Direction::Up) => self.route(network, datagram),
             (Member::Host(host), Direction::Down) => self.deliver(host, link, datagram),
             (Member::Nat(nat), Direction::Down) => self.nat_inbound(nat, datagram),
         }
@@ -654,18 +688,20 @@ impl<N: Node> Sim<N> {
             })
     }
 
-    /// Passes a datagram from member `from` to member `to` in network `net`, or drops it.
-    fn hand_over(&mut self, net: NetworkId, from: Member, to: Member, datagram: &Datagram) -> bool {
-        if self.partitioned(from, to) {
+    /// Passes a datagram in network `net` to member `to`, or drops it if a partition separates
+    /// `to` from anything the datagram has passed through.
+    fn hand_over(&mut self, net: NetworkId, to: Member, datagram: &mut Datagram) -> bool {
+        if !self.partitions.is_empty() && datagram.via.members().any(|m| self.partitioned(m, to)) {
             let place = self.networks[net.0].place.clone();
             self.drop_datagram(datagram, DropReason::Partition, place);
             return false;
         }
+        datagram.via.push(to);
         true
     }
 
-    /// Routes a datagram that `from` put into network `net`.
-    fn route(&mut self, net: NetworkId, datagram: Datagram, from: Member) {
+    /// Routes a datagram that came into network `net`.
+    fn route(&mut self, net: NetworkId, mut datagram: Datagram) {
         if datagram.src.is_ipv4() != datagram.dst.is_ipv4() {
             let place = self.networks[net.0].place.clone();
             return self.drop_datagram(&datagram, DropReason::NoRoute, place);
@@ -677,7 +713,7 @@ impl<N: Node> Sim<N> {
                     let place = network.place.clone();
                     return self.drop_datagram(&datagram, DropReason::NoRoute, place);
                 };
-                if self.hand_over(net, from, Member::Host(host), &datagram) {
+                if self.hand_over(net, Member::Host(host), &mut datagram) {
                     self.enter_link(attachment.link, Direction::Down, datagram);
                 }
             }
@@ -685,15 +721,15 @@ impl<N: Node> Sim<N> {
                 let Some(link) = self.networks[nat.0].nat.as_ref().map(|n| n.link) else {
                     return;
                 };
-                if self.hand_over(net, from, Member::Nat(nat), &datagram) {
+                if self.hand_over(net, Member::Nat(nat), &mut datagram) {
                     self.enter_link(link, Direction::Down, datagram);
                 }
             }
             None => match &network.nat {
                 Some(nat) if nat.nat.external_ip() == datagram.dst.ip() => {
-                    self.hairpin(net, datagram, from);
+                    self.hairpin(net, datagram);
                 }
-                Some(_) => self.nat_outbound(net, datagram, from),
+                Some(_) => self.nat_outbound(net, datagram),
                 None => {
                     let place = network.place.clone();
                     self.drop_datagram(&datagram, DropReason::NoRoute, place);
@@ -704,8 +740,8 @@ impl<N: Node> Sim<N> {
 
     /// Translates the source of a datagram leaving private network `net` and sends it up the
     /// NAT's link.
-    fn nat_outbound(&mut self, net: NetworkId, mut datagram: Datagram, from: Member) {
-        if !self.hand_over(net, from, Member::Nat(net), &datagram) {
+    fn nat_outbound(&mut self, net: NetworkId, mut datagram: Datagram) {
+        if !self.hand_over(net, Member::Nat(net), &mut datagram) {
             return;
         }
         let Some(new_src) = self.translate_out(net, &datagram, false) else {
@@ -790,7 +826,7 @@ impl<N: Node> Sim<N> {
     }
 
     /// A datagram from inside `net` to its own NAT's outside address.
-    fn hairpin(&mut self, net: NetworkId, mut datagram: Datagram, from: Member) {
+    fn hairpin(&mut self, net: NetworkId, mut datagram: Datagram) {
         let Some(state) = self.networks[net.0].nat.as_ref() else {
             return;
         };
@@ -798,7 +834,7 @@ impl<N: Node> Sim<N> {
             let place = state.place.clone();
             return self.drop_datagram(&datagram, DropReason::HairpinOff, place);
         }
-        if !self.hand_over(net, from, Member::Nat(net), &datagram) {
+        if !self.hand_over(net, Member::Nat(net), &mut datagram) {
             return;
         }
         let Some(new_src) = self.translate_out(net, &datagram, true) else {
@@ -809,7 +845,7 @@ impl<N: Node> Sim<N> {
             return;
         };
         datagram.dst = internal;
-        self.route(net, datagram, Member::Nat(net));
+        self.route(net, datagram);
     }
 
     /// A datagram came down a NAT's link to its outside address.
@@ -818,7 +854,7 @@ impl<N: Node> Sim<N> {
             return;
         };
         datagram.dst = internal;
-        self.route(net, datagram, Member::Nat(net));
+        self.route(net, datagram);
     }
 
     /// A datagram came down a host's link.

@@ -13,6 +13,7 @@ use rtmfp::time::Instant;
 
 use crate::fault::{Bottleneck, ChannelState, FaultConfig};
 use crate::rng::SimRng;
+use crate::topology::Via;
 use crate::trace::DropReason;
 
 /// Bytes an IPv4 and a UDP header add to a payload on the wire.
@@ -31,6 +32,8 @@ pub struct Datagram {
     pub dst: SocketAddr,
     /// UDP payload.
     pub data: Vec<u8>,
+    /// Who it has passed through, for partitions.
+    pub via: Via,
 }
 
 impl Datagram {

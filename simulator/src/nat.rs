@@ -420,6 +420,9 @@ impl Nat {
     /// port preservation.
     fn allocate(&mut self, wanted: Option<u16>) -> Option<u16> {
         let (first, last) = self.config.ports;
+        if first > last {
+            return None;
+        }
         let span = u64::from(last.saturating_sub(first)) + 1;
         let start = match self.config.port_allocation {
             PortAllocation::Preserve => match wanted {

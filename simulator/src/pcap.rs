@@ -12,7 +12,9 @@
 //!
 //! Files use link type `LINKTYPE_RAW` (101): each record is an IPv4 or IPv6 packet with a
 //! synthesised header and a UDP header with a correct checksum, so dissectors work without
-//! an Ethernet layer. The global header is written little-endian whatever the machine, so a
+//! an Ethernet layer (checked with `tshark -o udp.check_checksum:TRUE`). The headers describe
+//! what arrived, so a datagram corrupted on the wire still has a valid checksum here; the
+//! trace's `corrupted` line says which bit flipped. The global header is written little-endian whatever the machine, so a
 //! capture's bytes depend only on the run. `pcap-file` 2.0.0 writes the records.
 
 use core::time::Duration;

@@ -150,11 +150,14 @@ pub struct Scenario<W = serde_json::Value, E = serde_json::Value> {
 
 impl<W, E> Scenario<W, E> {
     /// The run limits the file asks for: `duration` as the deadline, `max_events` as the
-    /// budget.
+    /// budget ([`crate::engine::Limits::DEFAULT_MAX_EVENTS`] if not given).
     pub fn limits(&self) -> crate::engine::Limits {
         crate::engine::Limits {
             until: self.duration.map(|d| Instant::ZERO + d),
-            max_events: self.max_events,
+            max_events: Some(
+                self.max_events
+                    .unwrap_or(crate::engine::Limits::DEFAULT_MAX_EVENTS),
+            ),
         }
     }
 }
@@ -1405,5 +1408,35 @@ mod tests {
                 .starts_with("/nonexistent/x.yaml: cannot read the file"),
             "{e}"
         );
+    }
+}
+
+#[cfg(test)]
+mod robustness {
+    use super::*;
+    use proptest::prelude::*;
+
+    const EXAMPLE: &str = include_str!("../scenarios/example.yaml");
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 300, .. ProptestConfig::default() })]
+
+        // A scenario file is input: whatever it holds, parsing returns a value or an error.
+        #[test]
+        fn arbitrary_text_never_panics(text in "\\PC{0,400}") {
+            let _ = Scenario::<serde_json::Value, serde_json::Value>::parse("fuzz.yaml", &text);
+        }
+
+        #[test]
+        fn damaged_examples_never_panic(cut in 0usize..EXAMPLE.len(), byte in any::<u8>(), at in 0usize..EXAMPLE.len()) {
+            let mut bytes = EXAMPLE.as_bytes()[..cut.max(at)].to_vec();
+            if let Some(b) = bytes.get_mut(at) {
+                *b = byte;
+            }
+            let text = String::from_utf8_lossy(&bytes);
+            if let Err(e) = Scenario::<serde_json::Value, serde_json::Value>::parse("fuzz.yaml", &text) {
+                prop_assert!(!e.message.is_empty());
+            }
+        }
     }
 }

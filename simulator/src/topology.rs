@@ -56,6 +56,60 @@ pub enum Member {
     Nat(NetworkId),
 }
 
+/// The members a datagram has passed through so far: the host that sent it, then each NAT
+/// it entered. Partitions check all of them, so a partition between two hosts also cuts a
+/// datagram that travels between them through NATs. Up to [`Via::CAPACITY`] are kept (a
+/// deeper chain of NATs than that is not a network anyone builds).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Via {
+    /// Compact: 0 is empty, `2i + 1` host `i`, `2i + 2` the NAT of network `i`.
+    members: [u32; Via::CAPACITY],
+}
+
+impl Via {
+    /// How many members are remembered.
+    pub const CAPACITY: usize = 8;
+
+    /// A datagram sent by `origin`.
+    pub fn from(origin: Member) -> Via {
+        let mut via = Via::default();
+        via.push(origin);
+        via
+    }
+
+    fn encode(member: Member) -> Option<u32> {
+        let (index, tag) = match member {
+            Member::Host(h) => (h.0, 1),
+            Member::Nat(n) => (n.0, 2),
+        };
+        u32::try_from(index).ok()?.checked_mul(2)?.checked_add(tag)
+    }
+
+    fn decode(code: u32) -> Option<Member> {
+        let index = usize::try_from((code.checked_sub(1)?) / 2).ok()?;
+        Some(if code % 2 == 1 {
+            Member::Host(HostId(index))
+        } else {
+            Member::Nat(NetworkId(index))
+        })
+    }
+
+    /// Notes that the datagram entered `member` (ignored once full).
+    pub fn push(&mut self, member: Member) {
+        if let (Some(slot), Some(code)) = (
+            self.members.iter_mut().find(|m| **m == 0),
+            Via::encode(member),
+        ) {
+            *slot = code;
+        }
+    }
+
+    /// The members, oldest first.
+    pub fn members(&self) -> impl Iterator<Item = Member> + '_ {
+        self.members.iter().map_while(|m| Via::decode(*m))
+    }
+}
+
 /// A network.
 #[derive(Clone, Debug, PartialEq)]
 pub struct NetworkDef {
@@ -153,7 +207,8 @@ pub enum Action {
         /// Index of the matching [`Action::OutageBegins`] in the event list.
         begins: usize,
     },
-    /// Traffic between members on different sides is dropped.
+    /// A datagram is dropped when it is handed to a member on a different side from any
+    /// member it has passed through (see [`Via`]). Members not on any side are unaffected.
     PartitionBegins {
         /// Partition number, to match its end.
         id: usize,
@@ -246,5 +301,31 @@ impl Topology {
         self.events.last().map_or(Duration::ZERO, |e| {
             e.at.saturating_duration_since(Instant::ZERO)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn via_remembers_hosts_and_nats_in_order_up_to_its_capacity() {
+        let mut via = Via::from(Member::Host(HostId(0)));
+        via.push(Member::Nat(NetworkId(3)));
+        via.push(Member::Host(HostId(7)));
+        let seen: Vec<Member> = via.members().collect();
+        assert_eq!(
+            seen,
+            [
+                Member::Host(HostId(0)),
+                Member::Nat(NetworkId(3)),
+                Member::Host(HostId(7))
+            ]
+        );
+        for i in 0..20 {
+            via.push(Member::Nat(NetworkId(i)));
+        }
+        assert_eq!(via.members().count(), Via::CAPACITY);
+        assert_eq!(via.members().next(), Some(Member::Host(HostId(0))));
     }
 }

@@ -376,6 +376,37 @@ fn partitions_separate_sides_until_they_end() {
 }
 
 #[test]
+fn a_partition_between_two_hosts_holds_across_nats_in_both_directions() {
+    let events = "  - partition: { at: 250ms, for: 300ms, sides: [[alice], [bob]] }\n";
+    let sim = talking_pair(events);
+    let cut = lines_with(&sim, "partition at net internet");
+    assert_eq!(
+        cut.len(),
+        3,
+        "alice's 300, 400 and 500 ms datagrams, once out of her NAT"
+    );
+    // bob answers through alice's NAT: it gets in, and is cut inside her network.
+    let text = format!(
+        "networks:
+  home: {{ nat: {{ type: full-cone, address: 198.51.100.1 }} }}
+hosts:
+  alice: {{ network: home, address: 192.168.1.10:1935 }}
+  bob: {{ address: 203.0.113.9:1935 }}
+events:
+{events}"
+    );
+    let mut sim = Sim::new(&scenario(&text).topology, 1, Chatter::new);
+    send(&mut sim, "alice", "203.0.113.9:1935", "open the NAT");
+    run_to(&mut sim, 300);
+    send(&mut sim, "bob", "198.51.100.1:49152", "during");
+    run_to(&mut sim, 600);
+    send(&mut sim, "bob", "198.51.100.1:49152", "after");
+    run_to(&mut sim, 700);
+    assert_eq!(lines_with(&sim, "partition at net home").len(), 1);
+    assert_eq!(node(&sim, "alice").received_texts(), ["after"]);
+}
+
+#[test]
 fn faults_can_be_changed_on_a_timetable() {
     let sim =
         talking_pair("  - faults: { at: 450ms, link: bob, direction: down, set: { loss: 1 } }\n");
