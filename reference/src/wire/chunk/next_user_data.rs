@@ -155,6 +155,7 @@ mod tests {
     use crate::wire::packet::PlainPacket;
 
     // RFC 7016 2.3.12 Figure 3: User Data (flow 2, seq 5, fsn 2) then two Next User Data chunks.
+    // spec: 7016-2.3.12-b, 7016-2.3.12-c
     #[test]
     fn figure_3_sequence() {
         let bytes = [
@@ -186,6 +187,7 @@ mod tests {
         );
     }
 
+    // spec: 7016-2.3-e, 7016-2.3-f, 7016-2.3.12-c
     #[test]
     fn next_user_data_without_a_predecessor_is_an_error_for_that_chunk() {
         // Next User Data, then a Ping that must still decode.
@@ -201,6 +203,7 @@ mod tests {
         assert!(d[1].chunk.is_ok());
     }
 
+    // spec: 7016-2.3.11-j, 7016-2.3.12-c
     #[test]
     fn malformed_user_data_does_not_move_the_position() {
         let mut r = Resolver::new();
