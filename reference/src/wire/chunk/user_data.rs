@@ -436,5 +436,18 @@ mod tests {
         assert_eq!(u.flags.fragment_control, FragmentControl::Whole);
     }
 
+    // RFC 7016 2.3.11.1.1: metadata may be empty. An empty metadata option
+    // (length 1, type 0) is present with no bytes, unlike a missing one.
+    // spec: 7016-2.3.11.1.1-h
+    #[test]
+    fn empty_metadata_is_not_missing_metadata() {
+        let empty = UserData::decode(&[0x80, 0x01, 0x01, 0x01, 0x01, 0x00, 0x00]).unwrap();
+        assert_eq!(empty.metadata(), Some(&[][..]));
+        let none = UserData::decode(&[0x80, 0x01, 0x01, 0x01, 0x00]).unwrap();
+        assert_eq!(none.metadata(), None);
+        let no_list = UserData::decode(&[0x00, 0x01, 0x01, 0x01]).unwrap();
+        assert_eq!(no_list.metadata(), None);
+    }
+
     payload_props!(UserData, arb_user_data());
 }
