@@ -60,6 +60,8 @@ fn exchange(a: &mut dyn PacketCipher, b: &mut dyn PacketCipher, n: usize) {
 }
 
 // RFC 7425 4.6.1.1 to 4.6.1.4: all four public key selections give working, mirrored keys.
+// spec: 7425-4.3.3.5-b, 7425-4.3.4-b, 7425-4.6-a, 7425-4.6.1.1-a, 7425-4.6.1.1-b, 7425-4.6.1.2-a
+// spec: 7425-4.6.1.2-b, 7425-4.6.1.3-a, 7425-4.6.1.3-c, 7425-4.6.1.4-a, 7425-4.6.2-f, 7425-4.6.3-a
 #[test]
 fn four_public_key_selections_rfc7425_4_6_1() {
     let mut rng = SeededRandom::new(42);
@@ -96,6 +98,7 @@ fn four_public_key_selections_rfc7425_4_6_1() {
 }
 
 // RFC 7425 4.6.4, 4.6.6: what each end sends follows the flags; both ends agree.
+// spec: 7425-4.2-a, 7425-4.6.4-c, 7425-4.6.4-d, 7425-4.7.3.2-c, 7425-4.7.3.2-e
 #[test]
 fn negotiation_settings_are_mirrored_rfc7425_4_6_4() {
     let mut rng = SeededRandom::new(5);
@@ -124,6 +127,7 @@ fn negotiation_settings_are_mirrored_rfc7425_4_6_4() {
     exchange(ak.cipher.as_mut(), bk.cipher.as_mut(), 5);
 }
 
+// spec: 7425-4.6.4-f
 #[test]
 fn requirements_refuse_rfc7425_4_6_4() {
     let mut rng = SeededRandom::new(6);
@@ -151,6 +155,7 @@ fn requirements_refuse_rfc7425_4_6_4() {
     assert_eq!(k.complete(&r.skrc).unwrap_err().kind(), "hmac_refused");
 }
 
+// spec: 7425-3-f, 7425-4.6.4-g
 #[test]
 fn no_common_group_and_bad_skrc() {
     let mut rng = SeededRandom::new(7);
@@ -187,6 +192,7 @@ fn no_common_group_and_bad_skrc() {
 }
 
 // RFC 7425 4.3.6 and 4.3.7 through the trait: exactly one end prevails.
+// spec: 7016-3.2-h, 7016-3.2-i, 7425-4.3.6-c, 7425-4.3.6-d, 7425-4.3.7-a
 #[test]
 fn glare_has_one_winner_rfc7425_4_3_6() {
     let mut rng = SeededRandom::new(8);
@@ -204,6 +210,8 @@ fn glare_has_one_winner_rfc7425_4_3_6() {
 }
 
 // RFC 7425 4.4: EPDs through the trait.
+// spec: 7016-3.2-c, 7425-3-e, 7425-4.4.2-a, 7425-4.4.3-e, 7425-4.4.3-f, 7425-4.4.3-g, 7425-4.4.3-j
+// spec: 7425-4.4.4-c
 #[test]
 fn epd_selection_through_the_trait_rfc7425_4_4_3() {
     let mut rng = SeededRandom::new(9);
@@ -235,6 +243,7 @@ fn epd_selection_through_the_trait_rfc7425_4_4_3() {
 }
 
 // RFC 7425 4.3.5.1.1 through the trait.
+// spec: 7425-4.3.5-b, 7425-4.3.5-f, 7425-4.3.5.1-a, 7425-4.3.5.1.1-e
 #[test]
 fn simple_password_signatures_rfc7425_4_3_5() {
     let mut rng = SeededRandom::new(10);
@@ -287,6 +296,7 @@ fn simple_password_signatures_rfc7425_4_3_5() {
 }
 
 // The key log of a session lets `inspect` decrypt its packets in both directions.
+// spec: 7425-4.2-d, 7425-4.6.6-b, 7425-4.7.2-a
 #[test]
 fn key_log_decrypts_captured_traffic() {
     let mut rng = SeededRandom::new(11);

@@ -105,6 +105,7 @@ fn bad_input_is_a_clear_error_not_a_panic() {
 // RFC 7425 4.1: a startup packet opens with the Default Session Key, no key needed.
 // Bytes: frame 1 of shared/captures (rtmfp-cpp fcclient's IHello), as in
 // vectors/crypto/inspect.yaml `capture-ihello`.
+// spec: 7425-4.1-a, 7425-4.1-b
 #[test]
 fn decrypts_a_captured_ihello_with_the_default_key() {
     let o = rtmfp(&[
@@ -124,6 +125,7 @@ fn decrypts_a_captured_ihello_with_the_default_key() {
 // RFC 7425 4.7: a session packet needs the session keys; with the captured key log
 // (frame 5, `capture-client-frame-5` in vectors/crypto/inspect.yaml) it verifies
 // with a 16-byte HMAC and session sequence number 0.
+// spec: 7425-4.7.2-a
 #[test]
 fn decrypts_a_captured_session_packet_with_the_key_log() {
     let dir = std::env::temp_dir().join(format!("rtmfp-cli-{}", std::process::id()));

@@ -284,6 +284,7 @@ pub fn overrides_session(existing: &[u8], incoming: &[u8]) -> bool {
 mod tests {
     use super::*;
 
+    // spec: 7425-4.3.1-a, 7425-4.3.1-b, 7425-4.3.2-a, 7425-4.3.3.1-a, 7425-4.3.3.2-a
     #[test]
     fn canonical_section_ends_at_the_first_marker() {
         // RFC 7425 4.3.1: hostname "a", marker, then a hostname that must be ignored.
@@ -297,6 +298,7 @@ mod tests {
         assert_eq!(c.key_mode(), KeyMode::None);
     }
 
+    // spec: 7425-4.3.1-b, 7425-4.3.3-a, 7425-4.3.3.2-b
     #[test]
     fn no_marker_means_all_canonical() {
         let c = Certificate::decode(&[0x01, 0x0a, 0x02, 0x15, 0x02]).unwrap();
@@ -307,6 +309,7 @@ mod tests {
         assert!(!c.supports_group(14));
     }
 
+    // spec: 7425-3-e, 7425-4.3.3.1-b, 7425-4.3.3.4-c, 7425-4.3.3.4-e, 7425-4.3.3.5-f
     #[test]
     fn violations_are_typed_errors() {
         let dup = [0x02, 0x00, b'a', 0x02, 0x00, b'b'];
@@ -329,6 +332,7 @@ mod tests {
         );
     }
 
+    // spec: 7425-4.3.3-a, 7425-4.3.3.4-b
     #[test]
     fn builder_round_trips() {
         let b = CertificateBuilder {
@@ -344,6 +348,8 @@ mod tests {
         assert_eq!(c.key_mode(), KeyMode::Ephemeral);
     }
 
+    // spec: 7016-3.2-h, 7016-3.2-i, 7425-4.3.6-a, 7425-4.3.6-b, 7425-4.3.6-c, 7425-4.3.6-d
+    // spec: 7425-4.3.7-a
     #[test]
     fn glare_order_rfc7425_4_3_6() {
         assert!(near_prevails_in_glare(&[1, 2], &[1, 3]));

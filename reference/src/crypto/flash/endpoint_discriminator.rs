@@ -137,6 +137,9 @@ mod tests {
         Certificate::decode(&b.encode()).unwrap()
     }
 
+    // spec: 7425-4.3.3.2-b, 7425-4.4.2.1-a, 7425-4.4.3-a, 7425-4.4.3-b, 7425-4.4.3-c, 7425-4.4.3-d
+    // spec: 7425-4.4.3-e, 7425-4.4.3-f, 7425-4.4.3-g, 7425-4.4.3-h, 7425-4.4.3-i, 7425-4.4.3-j
+    // spec: 7425-4.4.3-k, 7425-4.4.3-l
     #[test]
     fn figure_1_cases() {
         let server = cert(Some("h"), true);
@@ -163,6 +166,7 @@ mod tests {
         assert!(!epd(Some("g"), true, None).selects(&other));
     }
 
+    // spec: 7425-4.4.2.3-a, 7425-4.4.4-a, 7425-4.4.4-b, 7425-4.4.4-c
     #[test]
     fn canonical_epd_is_34_bytes() {
         let c = cert(None, false);
@@ -175,6 +179,7 @@ mod tests {
         assert_eq!(d.encode(), e);
     }
 
+    // spec: 7425-3-e, 7425-4.4.1-a, 7425-4.4.2-b, 7425-4.4.2.1-b, 7425-4.4.2.3-a
     #[test]
     fn malformed_epds() {
         assert_eq!(

@@ -287,6 +287,7 @@ mod tests {
         }
     }
 
+    // spec: 7425-3-b, 7425-4.5.1-a, 7425-4.5.2-a, 7425-4.5.2.4-a, 7425-4.5.2.5-a
     #[test]
     fn rtmfp_cpp_skic_decodes() {
         // The tail of the SKIC in the captured IIKeying: HMAC negotiation
@@ -299,6 +300,7 @@ mod tests {
         assert_eq!(c.encode(), [0x03, 0x1a, 0x07, 0x10, 0x02, 0x1e, 0x07]);
     }
 
+    // spec: 7425-4.6.4-d, 7425-4.6.4-e, 7425-4.6.6-f, 7425-4.6.6-g
     #[test]
     fn on_request_sends_only_when_requested() {
         // RFC 7425 4.6.4: SOR alone sends iff the other end sets REQ.
@@ -315,6 +317,7 @@ mod tests {
         assert!(!n.send.sequence_numbers);
     }
 
+    // spec: 7425-4.6.4-f, 7425-4.6.4-g, 7425-4.6.6-h
     #[test]
     fn requirements_and_lengths() {
         let near = comp(Some((0x07, 16)), Some(0x07));
@@ -355,6 +358,7 @@ mod tests {
         .unwrap();
     }
 
+    // spec: 7425-3-e, 7425-3-f, 7425-4.5.1-a, 7425-4.5.2.3-d, 7425-4.5.2.4-a, 7425-4.5.2.5-a
     #[test]
     fn malformed_components() {
         let cases: &[(&[u8], &str)] = &[

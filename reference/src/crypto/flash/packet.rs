@@ -314,6 +314,8 @@ mod tests {
         }
     }
 
+    // spec: 7016-2.2.4-b, 7425-4.1-c, 7425-4.1-d, 7425-4.6.4-i, 7425-4.6.6-i, 7425-4.7.2-g
+    // spec: 7425-4.7.2-h, 7425-4.7.3.1-c, 7425-4.7.3.1-d
     #[test]
     fn padding_and_checksum_layout_rfc7425_4_7_2() {
         // A 3-byte packet under the default key: checksum, packet, 11 bytes of 0xff.
@@ -332,6 +334,7 @@ mod tests {
         );
     }
 
+    // spec: 7016-2.2.3-c, 7425-4.7.2-b, 7425-4.7.2-h, 7425-4.7.3.3-d
     #[test]
     fn every_configuration_round_trips() {
         for hmac in [None, Some(4), Some(10), Some(16), Some(32)] {
@@ -379,6 +382,7 @@ mod tests {
         }
     }
 
+    // spec: 7016-2.2.3-d, 7425-4.7.2-c, 7425-4.7.3.1-e, 7425-4.7.3.1-f, 7425-4.7.3.2-f
     #[test]
     fn bad_packets_are_typed_errors() {
         let key = PacketKey::new(&[3; 16], &[4; 32], settings(Some(8), true));
@@ -404,6 +408,7 @@ mod tests {
         assert_eq!(kind(&flipped, &ck), "bad_checksum");
     }
 
+    // spec: 7425-4.7.2-f, 7425-4.7.2-g, 7425-4.7.3.1-b, 7425-4.7.3.1-c
     #[test]
     fn odd_checksum_lengths_with_sequence_numbers() {
         // Sequence 0 is one VLU byte, so the checksum covers 13 bytes of a 16-byte block.

@@ -163,6 +163,7 @@ mod tests {
         }
     }
 
+    // spec: 7425-4.3.5-a, 7425-4.3.5.1-a, 7425-4.3.5.1.1-c, 7425-4.3.5.1.1-d, 7425-4.3.5.1.1-e
     #[test]
     fn sign_then_verify() {
         let p = policy(true);
@@ -175,6 +176,7 @@ mod tests {
         );
     }
 
+    // spec: 7425-4.3.5-b, 7425-4.3.5-c, 7425-4.3.5-d, 7425-4.3.5-e
     #[test]
     fn x_empty_and_malformed_read_as_empty() {
         let p = policy(true);
@@ -188,6 +190,7 @@ mod tests {
         assert_eq!(sign(&[b"m"], &[]), b"X");
     }
 
+    // spec: 7425-4.3.5.1.1-a, 7425-4.3.5.1.1-b
     #[test]
     fn unknown_password_ids_are_ignored() {
         let p = policy(true);
