@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 
 use proptest::prelude::*;
 
-use rtmfp::crypto::flash::certificate::Certificate;
+use rtmfp::crypto::flash::certificate::{self, Certificate};
 use rtmfp::crypto::flash::dh::{self, DhGroup};
 use rtmfp::crypto::flash::endpoint_discriminator::EndpointDiscriminator;
 use rtmfp::crypto::flash::keying::KeyingComponent;
@@ -164,5 +164,22 @@ proptest! {
         skic[i] = v;
         let mut rng = SeededRandom::new(3);
         let _ = f.responder.responder_keying(f.static_initiator.near_certificate(), &skic, &mut rng);
+    }
+
+    // RFC 7016 3.2 and RFC 7425 4.3.6, 4.3.7: the glare comparison is symmetric.
+    // For two different certificates exactly one end prevails as Initiator; an
+    // identical one prevails at both ends and is the only one that overrides.
+    // spec: 7016-3.2-h, 7016-3.2-i, 7425-4.3.6-c, 7425-4.3.6-d, 7425-4.3.7-a
+    #[test]
+    fn glare_is_symmetric(a in bytes(12), b in bytes(12)) {
+        let ab = certificate::near_prevails_in_glare(&a, &b);
+        let ba = certificate::near_prevails_in_glare(&b, &a);
+        if a == b {
+            prop_assert!(ab && ba);
+        } else {
+            prop_assert_ne!(ab, ba);
+        }
+        prop_assert_eq!(certificate::overrides_session(&a, &b), a == b);
+        prop_assert_eq!(certificate::overrides_session(&b, &a), a == b);
     }
 }

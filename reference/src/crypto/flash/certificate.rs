@@ -364,4 +364,49 @@ mod tests {
         assert!(overrides_session(&[5], &[5]));
         assert!(!overrides_session(&[5], &[5, 0]));
     }
+
+    // RFC 7425 4.3.3.4: Supported Ephemeral DH Group options after the first
+    // marker are disregarded (and 4.3.3.5 likewise for static keys).
+    // spec: 7425-4.3.3.4-a, 7425-4.3.3.5-a
+    #[test]
+    fn key_options_after_the_marker_are_disregarded() {
+        // Group 2 in the canonical section, group 5 after the marker.
+        let c = Certificate::decode(&[0x02, 0x15, 0x02, 0x00, 0x02, 0x15, 0x05]).unwrap();
+        assert_eq!(c.ephemeral_groups, vec![2]);
+        assert!(c.supports_group(2) && !c.supports_group(5));
+        // Only after the marker: no key options at all, so nothing to key with.
+        let c = Certificate::decode(&[0x00, 0x02, 0x15, 0x02]).unwrap();
+        assert!(c.ephemeral_groups.is_empty());
+        assert_eq!(c.key_mode(), KeyMode::None);
+        let c = Certificate::decode(&[0x00, 0x04, 0x1d, 0x02, 0x01, 0x02]).unwrap();
+        assert!(c.static_keys.is_empty());
+        assert_eq!(c.key_mode(), KeyMode::None);
+        // Group options after the marker do not mix with static keys before it.
+        let c =
+            Certificate::decode(&[0x04, 0x1d, 0x02, 0x01, 0x02, 0x00, 0x02, 0x15, 0x02]).unwrap();
+        assert_eq!(c.key_mode(), KeyMode::Static);
+    }
+
+    // RFC 7425 4.3.3.3: Extra Randomness is opaque bytes of any length that only
+    // make the fingerprint unique; it is accepted without being interpreted.
+    // spec: 7425-4.3.3.3-a
+    #[test]
+    fn extra_randomness_of_any_length_is_accepted() {
+        let mut fingerprints = Vec::new();
+        for len in [0usize, 1, 16, 200] {
+            let b = CertificateBuilder {
+                ephemeral_groups: vec![2],
+                extra_randomness: Some((0..len).map(|i| (i * 7) as u8).collect()),
+                ..CertificateBuilder::default()
+            };
+            let c = Certificate::decode(&b.encode()).unwrap();
+            assert_eq!(c.ephemeral_groups, vec![2]);
+            assert_eq!(c.hostname, None);
+            assert!(!c.accepts_ancillary_data);
+            fingerprints.push(c.fingerprint);
+        }
+        fingerprints.sort_unstable();
+        fingerprints.dedup();
+        assert_eq!(fingerprints.len(), 4);
+    }
 }
