@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 
 use proptest::prelude::*;
 
-use rtmfp::crypto::flash::certificate::Certificate;
+use rtmfp::crypto::flash::certificate::{self, Certificate};
 use rtmfp::crypto::flash::dh::{self, DhGroup};
 use rtmfp::crypto::flash::endpoint_discriminator::EndpointDiscriminator;
 use rtmfp::crypto::flash::keying::KeyingComponent;
@@ -66,6 +66,7 @@ fn fixture() -> &'static Fixture {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 
+    // spec: 7425-3-e
     #[test]
     fn structure_decoders_never_panic(b in bytes(200)) {
         let _ = Certificate::decode(&b);
@@ -110,6 +111,7 @@ proptest! {
     }
 
     // RFC 7425 4.7: what one end encrypts, the other decrypts, in every configuration.
+    // spec: 7016-2.2.4-b, 7425-4.6.6-d, 7425-4.7.2-f, 7425-4.7.2-h
     #[test]
     fn encrypt_decrypt_round_trip(plain in bytes(1500), s in settings(), seq in any::<u64>()) {
         let key = PacketKey::new(&[3; 16], &[4; 32], s);
@@ -129,6 +131,7 @@ proptest! {
     // the HMAC; with the checksum, flips in the last block always are (a flip
     // garbles that block's plaintext, so the checksum changes unless the
     // garbling happens to preserve the sum).
+    // spec: 7016-2.2.3-d, 7425-4.7.3.2-a, 7425-4.7.3.2-d, 7425-4.7.3.2-f
     #[test]
     fn hmac_catches_every_bit_flip(plain in bytes(100), bit in any::<prop::sample::Index>(), len in 4usize..=32) {
         let key = PacketKey::new(&[3; 16], &[4; 32], DirectionSettings { hmac_length: Some(len), sequence_numbers: true });
@@ -161,5 +164,22 @@ proptest! {
         skic[i] = v;
         let mut rng = SeededRandom::new(3);
         let _ = f.responder.responder_keying(f.static_initiator.near_certificate(), &skic, &mut rng);
+    }
+
+    // RFC 7016 3.2 and RFC 7425 4.3.6, 4.3.7: the glare comparison is symmetric.
+    // For two different certificates exactly one end prevails as Initiator; an
+    // identical one prevails at both ends and is the only one that overrides.
+    // spec: 7016-3.2-h, 7016-3.2-i, 7425-4.3.6-c, 7425-4.3.6-d, 7425-4.3.7-a
+    #[test]
+    fn glare_is_symmetric(a in bytes(12), b in bytes(12)) {
+        let ab = certificate::near_prevails_in_glare(&a, &b);
+        let ba = certificate::near_prevails_in_glare(&b, &a);
+        if a == b {
+            prop_assert!(ab && ba);
+        } else {
+            prop_assert_ne!(ab, ba);
+        }
+        prop_assert_eq!(certificate::overrides_session(&a, &b), a == b);
+        prop_assert_eq!(certificate::overrides_session(&b, &a), a == b);
     }
 }

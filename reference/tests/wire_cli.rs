@@ -14,6 +14,7 @@ fn stdout(o: &Output) -> String {
 }
 
 // RFC 7016 2.3.14 Figure 5, in a mode-1 packet.
+// spec: 7016-2.3.14-c
 #[test]
 fn decodes_the_figure_5_range_ack() {
     let o = rtmfp(&["decode", "--plain", "01 51 00 07 05 7f 10 00 00 01 03"]);
@@ -29,6 +30,7 @@ fn decodes_the_figure_5_range_ack() {
 }
 
 // RFC 7016 2.3.12 Figure 3, in a mode-2 packet with colons as separators.
+// spec: 7016-2.3.12-c
 #[test]
 fn resolves_the_figure_3_next_user_data_chunks() {
     let hex = "02:10:00:07:00:02:05:03:00:01:02:11:00:04:00:03:04:05:11:00:04:00:06:07:08";
@@ -41,6 +43,7 @@ fn resolves_the_figure_3_next_user_data_chunks() {
 }
 
 // RFC 7016 2.2.2: the session ID is unscrambled; the packet stays encrypted.
+// spec: 7016-2.2.2-a
 #[test]
 fn unscrambles_the_session_id_of_a_datagram() {
     let o = rtmfp(&["decode", "11223343 0102030410203040aa"]);
@@ -62,6 +65,7 @@ fn reads_raw_bytes_from_a_file() {
 }
 
 // RFC 7016 2.3: a malformed chunk is reported and the next one still decoded.
+// spec: 7016-2.3-e, 7016-2.3-f
 #[test]
 fn reports_a_malformed_chunk_and_goes_on() {
     let o = rtmfp(&["decode", "--plain", "01 18 00 01 81 0c 00 00"]);
@@ -76,6 +80,7 @@ fn reports_a_malformed_chunk_and_goes_on() {
     assert!(out.contains("Session Close Request (0x0c)"), "{out}");
 }
 
+// spec: 7016-2.2.4-j
 #[test]
 fn bad_input_is_a_clear_error_not_a_panic() {
     for args in [
@@ -100,6 +105,7 @@ fn bad_input_is_a_clear_error_not_a_panic() {
 // RFC 7425 4.1: a startup packet opens with the Default Session Key, no key needed.
 // Bytes: frame 1 of shared/captures (rtmfp-cpp fcclient's IHello), as in
 // vectors/crypto/inspect.yaml `capture-ihello`.
+// spec: 7425-4.1-a, 7425-4.1-b
 #[test]
 fn decrypts_a_captured_ihello_with_the_default_key() {
     let o = rtmfp(&[
@@ -119,6 +125,7 @@ fn decrypts_a_captured_ihello_with_the_default_key() {
 // RFC 7425 4.7: a session packet needs the session keys; with the captured key log
 // (frame 5, `capture-client-frame-5` in vectors/crypto/inspect.yaml) it verifies
 // with a 16-byte HMAC and session sequence number 0.
+// spec: 7425-4.7.2-a
 #[test]
 fn decrypts_a_captured_session_packet_with_the_key_log() {
     let dir = std::env::temp_dir().join(format!("rtmfp-cli-{}", std::process::id()));

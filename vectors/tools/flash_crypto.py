@@ -768,6 +768,10 @@ def signature_vectors(capture_sigs):
         ("two-passwords-signed-and-verified", both, [pw, old], True, None, [old, pw]),
         ("wrong-password", bad, [pw], True, "bad_password", None),
         ("wrong-password-not-required", bad, [pw], False, None, None),
+        # 4.3.5.1.1: a wrong HMAC for a known password spoils the whole
+        # signature, even next to a correct option for the same password.
+        ("good-then-wrong-same-id", good + bad, [pw], True, "bad_password", None),
+        ("wrong-then-good-same-id", bad + good, [pw], True, "bad_password", None),
         ("unknown-id-ignored", unknown, [pw], True, "signature_required", None),
         ("unknown-id-then-good", unknown + good, [pw], True, None, None),
         ("x-means-empty", b"X", [pw], True, "signature_required", None),

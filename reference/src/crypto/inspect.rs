@@ -148,6 +148,7 @@ mod tests {
     use super::*;
     use crate::wire::multiplex;
 
+    // spec: 7425-4.7.2-a
     #[test]
     fn default_key_opens_startup_packets() {
         let mut enc = Vec::new();

@@ -95,6 +95,7 @@ impl Address {
 mod tests {
     use super::*;
 
+    // spec: 7016-2-b, 7016-2-c, 7016-2.1.1-a, 7016-2.1.5-b
     #[test]
     fn ipv4_and_ipv6_layouts() {
         // Hand-derived from the section 2.1.5 diagram.
@@ -112,6 +113,7 @@ mod tests {
         assert_eq!(Address::decode(&mut Reader::new(&out, "t")).unwrap(), b);
     }
 
+    // spec: 7016-2-d
     #[test]
     fn reserved_bits_are_ignored() {
         let bytes = [0x7d, 10, 0, 0, 1, 0, 80];
@@ -123,6 +125,7 @@ mod tests {
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
 
+        // spec: 7016-2.1.5-b
         #[test]
         fn round_trip(a in crate::wire::chunk::testing::arb_address()) {
             let mut out = Vec::new();
@@ -133,6 +136,7 @@ mod tests {
             proptest::prop_assert!(r.is_empty());
         }
 
+        // spec: 7016-2-e
         #[test]
         fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..24)) {
             let mut r = Reader::new(&bytes, "t");
@@ -142,6 +146,7 @@ mod tests {
         }
     }
 
+    // spec: 7016-2-e
     #[test]
     fn truncated_ipv6_names_the_field() {
         let e = Address::decode(&mut Reader::new(&[0x80, 0, 0], "t")).unwrap_err();

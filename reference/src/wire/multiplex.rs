@@ -67,6 +67,7 @@ mod tests {
     use proptest::prelude::*;
 
     // RFC 7016 2.2.2: SSID = sessionID XOR first32[0] XOR first32[1].
+    // spec: 7016-2.1.1-a, 7016-2.2.2-a
     #[test]
     fn scrambles_with_the_first_two_words() {
         let packet = [0x01, 0x02, 0x03, 0x04, 0x10, 0x20, 0x30, 0x40, 0xaa];
@@ -81,6 +82,7 @@ mod tests {
     }
 
     // RFC 7016 2.2.2: a packet shorter than 8 bytes is end-padded with zeros.
+    // spec: 7016-2.2.2-b
     #[test]
     fn short_packets_are_zero_padded() {
         assert_eq!(scrambling_mask(&[]), 0);
@@ -88,6 +90,7 @@ mod tests {
         assert_eq!(scrambling_mask(&[1, 2, 3, 4, 5]), 0x0102_0304 ^ 0x0500_0000);
     }
 
+    // spec: 7016-2-e
     #[test]
     fn a_datagram_shorter_than_the_session_id_is_an_error() {
         let e = Multiplex::decode(&[1, 2, 3]).unwrap_err();
@@ -100,6 +103,7 @@ mod tests {
     }
 
     proptest! {
+        // spec: 7016-2.2.2-a
         #[test]
         fn round_trip(session_id: u32, packet in proptest::collection::vec(any::<u8>(), 0..24)) {
             let mut out = Vec::new();

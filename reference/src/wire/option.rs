@@ -129,6 +129,7 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    // spec: 7016-2.1.3-a, 7016-2.3.11.1.2-a
     #[test]
     fn option_layout_is_length_type_value() {
         // Return Flow Association naming flow 5: length 2, type 0x0a, VLU 5.
@@ -141,6 +142,7 @@ mod tests {
         assert_eq!(decode_item(&mut r).unwrap(), OptionItem::Option(o));
     }
 
+    // spec: 7016-2-e, 7016-2.1.4-a
     #[test]
     fn list_needs_its_marker() {
         let mut r = Reader::new(&[0x01, 0x00], "test");
@@ -155,7 +157,7 @@ mod tests {
         );
     }
 
-    // spec: 7425-3-e
+    // spec: 7425-3-e, 7016-2-e, 7016-2.1.3-a
     #[test]
     fn option_whose_type_overruns_its_length_is_an_error() {
         // length 1 but the type VLU continues past it.
@@ -172,6 +174,7 @@ mod tests {
     }
 
     proptest! {
+        // spec: 7016-2.1.3-a, 7016-2.1.4-a
         #[test]
         fn list_round_trip(options in proptest::collection::vec(arb_option(), 0..6)) {
             let mut out = Vec::new();

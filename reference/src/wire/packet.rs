@@ -512,6 +512,7 @@ mod tests {
     }
 
     // RFC 7016 2.2.4: flags TC TCR rsv rsv TS TSE MOD MOD.
+    // spec: 7016-2-b, 7016-2.1.1-a, 7016-2.2.4-d
     #[test]
     fn header_layout() {
         let h = Header {
@@ -532,6 +533,7 @@ mod tests {
     }
 
     // RFC 7016 2.2.4: packet mode 0 is forbidden.
+    // spec: 7016-2.2.4-j
     #[test]
     fn mode_zero_is_invalid() {
         let e = PlainPacket::decode(&[0x0c, 0, 1, 0, 2]).unwrap_err();
@@ -541,6 +543,7 @@ mod tests {
         );
     }
 
+    // spec: 7016-2-e, 7016-2-f, 7016-2.2.4-d
     #[test]
     fn truncated_timestamps_name_their_field() {
         let e = PlainPacket::decode(&[0x0b, 0x01]).unwrap_err();
@@ -552,6 +555,7 @@ mod tests {
     }
 
     // RFC 7016 2.2.4: what counts as padding.
+    // spec: 7016-2.2.4-a, 7016-2.2.4-e, 7016-2.3-b
     #[test]
     fn padding_rules() {
         // Ping "ab", then two bytes: fewer than three left is padding.
@@ -589,6 +593,7 @@ mod tests {
     }
 
     // RFC 7016 2.3: a chunk with a syntax error is ignored; the next is processed.
+    // spec: 7016-2.3-e, 7016-2.3-f
     #[test]
     fn a_malformed_chunk_does_not_lose_the_others() {
         // Ping, Buffer Probe with a truncated VLU, Close.
@@ -615,6 +620,7 @@ mod tests {
         assert!(Packet::decode(&bytes).is_err());
     }
 
+    // spec: 7016-2.3-a
     #[test]
     fn oversized_chunks_cannot_be_encoded() {
         let mut p = Packet::new(Header::new(Mode::Initiator));
@@ -630,6 +636,7 @@ mod tests {
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(64))]
 
+        // spec: 7016-2.2.4-d
         #[test]
         fn header_round_trip(h in arb_header()) {
             let mut out = Vec::new();
@@ -638,6 +645,7 @@ mod tests {
             prop_assert_eq!(PlainPacket::decode(&out).unwrap().header, h);
         }
 
+        // spec: 7016-2.2.4-a, 7016-2.3-a
         #[test]
         fn packet_round_trip(h in arb_header(), chunks in proptest::collection::vec(arb_chunk(), 0..5), pad in 0usize..3) {
             let p = Packet { header: h, chunks };
@@ -652,6 +660,7 @@ mod tests {
             prop_assert_eq!(plain.padding().0, chunk_end);
         }
 
+        // spec: 7016-2-e, 7016-2.2.4-e
         #[test]
         fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..96)) {
             if let Ok(p) = PlainPacket::decode(&bytes) {

@@ -58,6 +58,7 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    // spec: 7016-2.1.2-a, 7016-2.1.2-b
     #[test]
     fn known_encodings() {
         // Values and bytes worked out by hand from the rule in section 2.1.2.
@@ -79,12 +80,13 @@ mod tests {
         }
     }
 
+    // spec: 7016-2.1.2-a
     #[test]
     fn redundant_leading_groups_are_accepted() {
         assert_eq!(decode(&[0x80, 0x80, 0x05]), Ok((5, 3)));
     }
 
-    // spec: 7425-3-e
+    // spec: 7425-3-e, 7016-2-e
     #[test]
     fn overflow_and_truncation_are_errors() {
         // 2^64 needs 65 bits.
@@ -107,6 +109,7 @@ mod tests {
     }
 
     proptest! {
+        // spec: 7016-2.1.2-a, 7016-2.1.2-b
         #[test]
         fn round_trip(value: u64, tail in proptest::collection::vec(any::<u8>(), 0..4)) {
             let mut bytes = to_vec(value);
@@ -116,6 +119,7 @@ mod tests {
             prop_assert_eq!(decode(&bytes), Ok((value, encoded_len(value))));
         }
 
+        // spec: 7016-2-e
         #[test]
         fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..16)) {
             if let Ok((_, len)) = decode(&bytes) {

@@ -4,6 +4,9 @@
 //! vector has a `name` and a `source`; it has either `expect` (the result) or
 //! `error` (the stable kind name of the `CryptoError`, and for public keys the
 //! reason). Byte strings are hex, whitespace ignored.
+//!
+//! The `spec:` comment above each `check_*` function names the requirements
+//! that the vector files of its kind check (spec/README.md).
 
 use libtest_mimic::{Failed, Trial};
 use num_bigint::BigUint;
@@ -174,6 +177,7 @@ struct ChecksumE {
     checksum: Hex,
 }
 
+// spec: 7425-4.7.3.1-a, 7425-4.7.3.1-b
 fn check_checksum(v: &ChecksumV) -> Check {
     eq_hex(
         "checksum",
@@ -201,6 +205,7 @@ struct DhGroupE {
     prime: Hex,
 }
 
+// spec: 7425-4.2-a, 7425-4.2-b, 7425-4.2-c, 7425-4.2-d
 fn check_dh_group(v: &DhGroupV) -> Check {
     let g = group(v.group)?;
     eq("bits", g.bits(), v.expect.bits)?;
@@ -227,6 +232,7 @@ struct DhSecretE {
     dh_secret: Hex,
 }
 
+// spec: 7425-4.2-a, 7425-4.2-b, 7425-4.2-c, 7425-4.2-d, 7425-4.6.2-f, 7425-4.6.2-g
 fn check_dh_shared_secret(v: &DhSecretV) -> Check {
     let g = group(v.group)?;
     let a = PrivateKey::from_exponent(g, v.private_a.b());
@@ -258,6 +264,7 @@ struct DhEncodingE {
     dh_secret: Hex,
 }
 
+// spec: 7425-4.6.2-g
 fn check_dh_secret_encoding(v: &DhEncodingV) -> Check {
     let n = BigUint::from_bytes_be(v.value.b());
     eq_hex("DH_SECRET", &dh::encode_secret(&n), v.expect.dh_secret.b())
@@ -282,6 +289,7 @@ struct Valid {
     valid: bool,
 }
 
+// spec: 7425-4.6.2-a, 7425-4.6.2-b, 7425-4.6.2-c, 7425-4.6.2-d
 fn check_dh_public_key(v: &PublicKeyV) -> Check {
     let g = group(v.group)?;
     outcome(dh::check_public_key(g, v.key.b()), &v.error, |_| {
@@ -315,6 +323,10 @@ struct CertificateE {
     static_key_groups: Vec<u64>,
 }
 
+// spec: 7425-3-b, 7425-3-e, 7425-4.3.1-a, 7425-4.3.1-b, 7425-4.3.2-a, 7425-4.3.3-a, 7425-4.3.3-b
+// spec: 7425-4.3.3.1-b, 7425-4.3.3.1-c, 7425-4.3.3.4-b, 7425-4.3.3.4-c, 7425-4.3.3.4-e
+// spec: 7425-4.3.3.5-a, 7425-4.3.3.5-b, 7425-4.3.3.5-d, 7425-4.3.3.5-f, 7425-4.4.4-a, 7425-4.4.4-b
+// spec: 7425-4.4.4-c
 fn check_certificate(v: &CertificateV) -> Check {
     outcome(Certificate::decode(v.hex.b()), &v.error, |c| {
         let e = v.expect.as_ref().ok_or("no expect")?;
@@ -358,6 +370,10 @@ struct EpdE {
     selected: bool,
 }
 
+// spec: 7016-3.2-c, 7425-3-e, 7425-4.3.3.1-c, 7425-4.3.3.2-b, 7425-4.4.1-a, 7425-4.4.2-a
+// spec: 7425-4.4.2-b, 7425-4.4.2.1-a, 7425-4.4.2.1-b, 7425-4.4.2.2-b, 7425-4.4.2.3-a, 7425-4.4.3-a
+// spec: 7425-4.4.3-b, 7425-4.4.3-c, 7425-4.4.3-d, 7425-4.4.3-e, 7425-4.4.3-f, 7425-4.4.3-g
+// spec: 7425-4.4.3-h, 7425-4.4.3-i, 7425-4.4.3-j, 7425-4.4.3-k, 7425-4.4.3-l
 fn check_epd_selection(v: &EpdV) -> Check {
     let cert = Certificate::decode(v.certificate.b()).map_err(|e| e.to_string())?;
     outcome(EndpointDiscriminator::decode(v.epd.b()), &v.error, |epd| {
@@ -385,6 +401,7 @@ struct GlareE {
     overrides: bool,
 }
 
+// spec: 7016-3.2-i, 7425-4.3.6-a, 7425-4.3.6-b, 7425-4.3.6-c, 7425-4.3.6-d, 7425-4.3.7-a
 fn check_glare(v: &GlareV) -> Check {
     eq(
         "near_prevails",
@@ -430,6 +447,9 @@ fn passwords(p: &[PasswordY]) -> Vec<Password> {
         .collect()
 }
 
+// spec: 7425-4.3.5-a, 7425-4.3.5-b, 7425-4.3.5-c, 7425-4.3.5-d, 7425-4.3.5-e, 7425-4.3.5-f
+// spec: 7425-4.3.5.1-a, 7425-4.3.5.1-b, 7425-4.3.5.1.1-a, 7425-4.3.5.1.1-b, 7425-4.3.5.1.1-c
+// spec: 7425-4.3.5.1.1-d, 7425-4.3.5.1.1-e
 fn check_signature(v: &SignatureV) -> Check {
     if let Some(sign_with) = &v.sign_with {
         let sig = signature::sign(&[v.message.b()], &passwords(sign_with));
@@ -501,6 +521,8 @@ fn check_material(m: &KeyMaterial, e: &KeysE) -> Check {
     eq_hex("far_nonce", &m.far_nonce, e.far_nonce.b())
 }
 
+// spec: 7425-4.6-a, 7425-4.6.3-b, 7425-4.6.3-c, 7425-4.6.3-d, 7425-4.6.3-e, 7425-4.6.4-a
+// spec: 7425-4.6.4-b, 7425-4.6.5-a, 7425-4.6.5-b
 fn check_session_keys(v: &SessionKeysV) -> Check {
     let m = KeyMaterial::derive(v.dh_secret.b(), v.sknc.b(), v.skfc.b());
     check_material(&m, &v.expect)
@@ -561,6 +583,8 @@ struct NegotiationE {
     receive: SettingsY,
 }
 
+// spec: 7425-3-b, 7425-3-d, 7425-4.5-a, 7425-4.5.1-a, 7425-4.5.2-a, 7425-4.5.2.4-a, 7425-4.5.2.5-a
+// spec: 7425-4.6.4-c, 7425-4.6.4-d, 7425-4.6.4-e, 7425-4.6.6-e, 7425-4.6.6-f, 7425-4.6.6-g
 fn check_negotiation(v: &NegotiationV) -> Check {
     let near = KeyingComponent::decode(v.near.b()).map_err(|e| e.to_string())?;
     let far = KeyingComponent::decode(v.far.b()).map_err(|e| e.to_string())?;
@@ -672,6 +696,10 @@ fn agree(v: &AgreementV) -> Result<Result<FlashSessionKeys, CryptoError>, String
     ))
 }
 
+// spec: 7425-4.3.3.4-d, 7425-4.3.3.5-e, 7425-4.3.4-b, 7425-4.5-a, 7425-4.5.2.1-c, 7425-4.5.2.1-d
+// spec: 7425-4.6-a, 7425-4.6.1.1-a, 7425-4.6.1.1-b, 7425-4.6.1.2-a, 7425-4.6.1.2-b, 7425-4.6.1.3-a
+// spec: 7425-4.6.1.3-c, 7425-4.6.1.4-a, 7425-4.6.2-a, 7425-4.6.2-b, 7425-4.6.2-e, 7425-4.6.2-f
+// spec: 7425-4.6.3-b, 7425-4.6.4-f, 7425-4.6.4-g, 7425-4.6.6-h
 fn check_key_agreement(v: &AgreementV) -> Check {
     outcome(agree(v)?, &v.error, |k| {
         let e = v.expect.as_ref().ok_or("no expect")?;
@@ -719,6 +747,13 @@ fn packet_key(key: &Hex, hmac_key: &Option<Hex>, s: &SettingsY) -> Result<Packet
     Ok(PacketKey::new(&aes, hk, s.to_settings()))
 }
 
+// spec: 7016-2.2.2-a, 7016-2.2.2-b, 7016-2.2.3-a, 7016-2.2.3-b, 7016-2.2.3-d, 7016-2.2.4-b
+// spec: 7016-5-a, 7425-4.1-a, 7425-4.1-b, 7425-4.1-c, 7425-4.1-d, 7425-4.6.4-h, 7425-4.6.4-i
+// spec: 7425-4.6.6-d, 7425-4.6.6-i, 7425-4.7.1-a, 7425-4.7.1-b, 7425-4.7.1-c, 7425-4.7.2-a
+// spec: 7425-4.7.2-b, 7425-4.7.2-c, 7425-4.7.2-d, 7425-4.7.2-e, 7425-4.7.2-f, 7425-4.7.2-g
+// spec: 7425-4.7.2-h, 7425-4.7.3.1-c, 7425-4.7.3.1-d, 7425-4.7.3.1-e, 7425-4.7.3.1-f
+// spec: 7425-4.7.3.2-a, 7425-4.7.3.2-b, 7425-4.7.3.2-d, 7425-4.7.3.2-e, 7425-4.7.3.2-f
+// spec: 7425-4.7.3.2-g
 fn check_packet(v: &PacketV) -> Check {
     let key = packet_key(&v.key, &v.hmac_key, &v.settings)?;
     let encrypted: &[u8] = match (&v.datagram, &v.encrypted) {
@@ -771,6 +806,7 @@ struct StepY {
     result: String,
 }
 
+// spec: 7016-2.2.3-c, 7016-5-h, 7425-4.7.3.3-c, 7425-4.7.3.3-d
 fn check_packet_sequence(v: &SequenceV) -> Check {
     let key = packet_key(&v.key, &Some(Hex(v.hmac_key.0.clone())), &v.settings)?;
     let mut cipher = FlashPacketCipher::new(key.clone(), key);
@@ -850,6 +886,7 @@ struct InspectE {
     sequence: Option<u64>,
 }
 
+// spec: 7425-4.7.2-a
 fn check_inspect(v: &InspectV) -> Check {
     let key_logs = v
         .key_logs

@@ -6,6 +6,9 @@
 //! says `canonical: false`, the decoded value is also encoded again and must
 //! give back the input bytes (for packets and chunk sequences: up to where
 //! padding starts).
+//!
+//! The `spec:` comment above each decode function names the requirements
+//! that the vector files of its kind check (spec/README.md).
 
 use rtmfp::wire::chunk::Chunk;
 use rtmfp::wire::fields::{Fields, Record, Value};
@@ -89,6 +92,7 @@ fn same(encoded: Vec<u8>, input: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
     Some((encoded, input.to_vec()))
 }
 
+// spec: 7016-2-e, 7016-2.1.2-a, 7016-2.1.2-b
 fn decode_vlu(bytes: &[u8]) -> Result<Decoded, Failure> {
     let mut r = Reader::new(bytes, "VLU");
     let value = r.vlu("value")?;
@@ -99,6 +103,7 @@ fn decode_vlu(bytes: &[u8]) -> Result<Decoded, Failure> {
     })
 }
 
+// spec: 7016-2-e, 7016-2.1.3-a, 7016-2.1.4-a
 fn decode_option_list(bytes: &[u8]) -> Result<Decoded, Failure> {
     let mut r = Reader::new(bytes, "Option List");
     let options = option::decode_list(&mut r)?;
@@ -112,6 +117,7 @@ fn decode_option_list(bytes: &[u8]) -> Result<Decoded, Failure> {
     })
 }
 
+// spec: 7016-2-e, 7016-2.1.3-a
 fn decode_option_sequence(bytes: &[u8]) -> Result<Decoded, Failure> {
     let mut r = Reader::new(bytes, "Option sequence");
     let items = option::decode_sequence(&mut r)?;
@@ -124,6 +130,7 @@ fn decode_option_sequence(bytes: &[u8]) -> Result<Decoded, Failure> {
     })
 }
 
+// spec: 7016-2-d, 7016-2-e, 7016-2.1.1-a, 7016-2.1.5-b
 fn decode_address(bytes: &[u8]) -> Result<Decoded, Failure> {
     let mut r = Reader::new(bytes, "Address");
     let a = Address::decode(&mut r)?;
@@ -136,6 +143,7 @@ fn decode_address(bytes: &[u8]) -> Result<Decoded, Failure> {
     })
 }
 
+// spec: 7016-2-e, 7016-2.2.2-a, 7016-2.2.2-b
 fn decode_multiplex(bytes: &[u8]) -> Result<Decoded, Failure> {
     let m = Multiplex::decode(bytes)?;
     let mut out = Vec::new();
@@ -163,6 +171,8 @@ fn chunk_list(chunks: DecodedChunks<'_>) -> (Vec<Value>, Option<Vec<Chunk>>) {
     (list, good)
 }
 
+// spec: 7016-2-b, 7016-2-d, 7016-2-e, 7016-2-f, 7016-2.1.1-a, 7016-2.2.4-a, 7016-2.2.4-d
+// spec: 7016-2.2.4-e, 7016-2.2.4-j, 7016-2.3-a, 7016-2.3-b, 7016-2.3-c, 7016-2.3-e, 7016-2.3-f
 fn decode_packet(bytes: &[u8]) -> Result<Decoded, Failure> {
     let p = PlainPacket::decode(bytes)?;
     let (list, good) = chunk_list(p.decoded_chunks());
@@ -192,6 +202,11 @@ fn decode_packet(bytes: &[u8]) -> Result<Decoded, Failure> {
     })
 }
 
+// spec: 7016-2-b, 7016-2-d, 7016-2-e, 7016-2-f, 7016-2.1.1-a, 7016-2.3-a, 7016-2.3-b, 7016-2.3-c
+// spec: 7016-2.3.1-a, 7016-2.3.2-b, 7016-2.3.3-d, 7016-2.3.4-c, 7016-2.3.5-b, 7016-2.3.6-c
+// spec: 7016-2.3.7-c, 7016-2.3.8-b, 7016-2.3.9-b, 7016-2.3.11-b, 7016-2.3.11-c, 7016-2.3.11.1-a
+// spec: 7016-2.3.11.1.1-a, 7016-2.3.11.1.1-h, 7016-2.3.11.1.2-a, 7016-2.3.13-c, 7016-2.3.14-c
+// spec: 7016-2.3.14-e, 7016-2.3.15-b, 7016-2.3.16-d, 7016-2.3.17-b, 7016-2.3.18-b, 7016-3.4-g
 fn decode_chunk(bytes: &[u8]) -> Result<Decoded, Failure> {
     let (chunk, used) = Chunk::decode_one(bytes, 0)?;
     if used != bytes.len() {
@@ -210,6 +225,7 @@ fn decode_chunk(bytes: &[u8]) -> Result<Decoded, Failure> {
     })
 }
 
+// spec: 7016-2.3-e, 7016-2.3-f, 7016-2.3.11-j, 7016-2.3.12-b, 7016-2.3.12-c
 fn decode_chunk_sequence(bytes: &[u8]) -> Result<Decoded, Failure> {
     let decoded = DecodedChunks::new(Chunks::new(bytes, 0));
     let (list, good) = chunk_list(decoded);

@@ -284,6 +284,7 @@ pub fn overrides_session(existing: &[u8], incoming: &[u8]) -> bool {
 mod tests {
     use super::*;
 
+    // spec: 7425-4.3.1-a, 7425-4.3.1-b, 7425-4.3.2-a, 7425-4.3.3.1-a, 7425-4.3.3.2-a
     #[test]
     fn canonical_section_ends_at_the_first_marker() {
         // RFC 7425 4.3.1: hostname "a", marker, then a hostname that must be ignored.
@@ -297,6 +298,7 @@ mod tests {
         assert_eq!(c.key_mode(), KeyMode::None);
     }
 
+    // spec: 7425-4.3.1-b, 7425-4.3.3-a, 7425-4.3.3.2-b
     #[test]
     fn no_marker_means_all_canonical() {
         let c = Certificate::decode(&[0x01, 0x0a, 0x02, 0x15, 0x02]).unwrap();
@@ -307,6 +309,7 @@ mod tests {
         assert!(!c.supports_group(14));
     }
 
+    // spec: 7425-3-e, 7425-4.3.3.1-b, 7425-4.3.3.4-c, 7425-4.3.3.4-e, 7425-4.3.3.5-f
     #[test]
     fn violations_are_typed_errors() {
         let dup = [0x02, 0x00, b'a', 0x02, 0x00, b'b'];
@@ -329,6 +332,7 @@ mod tests {
         );
     }
 
+    // spec: 7425-4.3.3-a, 7425-4.3.3.4-b
     #[test]
     fn builder_round_trips() {
         let b = CertificateBuilder {
@@ -344,6 +348,8 @@ mod tests {
         assert_eq!(c.key_mode(), KeyMode::Ephemeral);
     }
 
+    // spec: 7016-3.2-h, 7016-3.2-i, 7425-4.3.6-a, 7425-4.3.6-b, 7425-4.3.6-c, 7425-4.3.6-d
+    // spec: 7425-4.3.7-a
     #[test]
     fn glare_order_rfc7425_4_3_6() {
         assert!(near_prevails_in_glare(&[1, 2], &[1, 3]));
@@ -357,5 +363,50 @@ mod tests {
         assert!(near_prevails_in_glare(&[5], &[5]));
         assert!(overrides_session(&[5], &[5]));
         assert!(!overrides_session(&[5], &[5, 0]));
+    }
+
+    // RFC 7425 4.3.3.4: Supported Ephemeral DH Group options after the first
+    // marker are disregarded (and 4.3.3.5 likewise for static keys).
+    // spec: 7425-4.3.3.4-a, 7425-4.3.3.5-a
+    #[test]
+    fn key_options_after_the_marker_are_disregarded() {
+        // Group 2 in the canonical section, group 5 after the marker.
+        let c = Certificate::decode(&[0x02, 0x15, 0x02, 0x00, 0x02, 0x15, 0x05]).unwrap();
+        assert_eq!(c.ephemeral_groups, vec![2]);
+        assert!(c.supports_group(2) && !c.supports_group(5));
+        // Only after the marker: no key options at all, so nothing to key with.
+        let c = Certificate::decode(&[0x00, 0x02, 0x15, 0x02]).unwrap();
+        assert!(c.ephemeral_groups.is_empty());
+        assert_eq!(c.key_mode(), KeyMode::None);
+        let c = Certificate::decode(&[0x00, 0x04, 0x1d, 0x02, 0x01, 0x02]).unwrap();
+        assert!(c.static_keys.is_empty());
+        assert_eq!(c.key_mode(), KeyMode::None);
+        // Group options after the marker do not mix with static keys before it.
+        let c =
+            Certificate::decode(&[0x04, 0x1d, 0x02, 0x01, 0x02, 0x00, 0x02, 0x15, 0x02]).unwrap();
+        assert_eq!(c.key_mode(), KeyMode::Static);
+    }
+
+    // RFC 7425 4.3.3.3: Extra Randomness is opaque bytes of any length that only
+    // make the fingerprint unique; it is accepted without being interpreted.
+    // spec: 7425-4.3.3.3-a
+    #[test]
+    fn extra_randomness_of_any_length_is_accepted() {
+        let mut fingerprints = Vec::new();
+        for len in [0usize, 1, 16, 200] {
+            let b = CertificateBuilder {
+                ephemeral_groups: vec![2],
+                extra_randomness: Some((0..len).map(|i| (i * 7) as u8).collect()),
+                ..CertificateBuilder::default()
+            };
+            let c = Certificate::decode(&b.encode()).unwrap();
+            assert_eq!(c.ephemeral_groups, vec![2]);
+            assert_eq!(c.hostname, None);
+            assert!(!c.accepts_ancillary_data);
+            fingerprints.push(c.fingerprint);
+        }
+        fingerprints.sort_unstable();
+        fingerprints.dedup();
+        assert_eq!(fingerprints.len(), 4);
     }
 }

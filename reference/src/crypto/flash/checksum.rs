@@ -30,6 +30,7 @@ pub fn checksum(data: &[u8]) -> u16 {
 mod tests {
     use super::*;
 
+    // spec: 7425-4.7.3.1-a, 7425-4.7.3.1-b
     #[test]
     fn rfc7425_4_7_3_1_worked_by_hand() {
         // Empty data: sum 0, complement 0xffff.
@@ -42,6 +43,7 @@ mod tests {
         assert_eq!(checksum(&[0xab]), !0x00ab);
     }
 
+    // spec: 7425-4.7.3.1-a
     #[test]
     fn long_inputs_fold_every_carry() {
         // 40000 words of 0xffff: a ones' complement sum of all-ones is 0xffff.

@@ -12,6 +12,7 @@ pub const DEFAULT_SESSION_KEY: [u8; 16] = *b"Adobe Systems 02";
 mod tests {
     use super::*;
 
+    // spec: 7425-4.1-b
     #[test]
     fn default_key_bytes_match_rfc7425_4_1() {
         // RFC 7425 4.1 prints the key in hex.

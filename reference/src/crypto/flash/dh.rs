@@ -296,6 +296,7 @@ mod tests {
         assert_eq!(DhGroup::from_id(1), None);
     }
 
+    // spec: 7425-4.6.2-g
     #[test]
     fn rfc7425_4_6_2_secret_example() {
         // RFC 7425 4.6.2: 4886718345 encodes as 01 23 45 67 89.
@@ -305,6 +306,7 @@ mod tests {
         );
     }
 
+    // spec: 7425-4.6.2-f
     #[test]
     fn both_ends_agree() {
         let mut rng = SeededRandom::new(1);
@@ -319,6 +321,7 @@ mod tests {
         }
     }
 
+    // spec: 7425-4.6.2-a, 7425-4.6.2-b, 7425-4.6.2-c, 7425-4.6.2-d
     #[test]
     fn public_key_checks_in_order() {
         let g = DhGroup::Modp1024;

@@ -137,6 +137,9 @@ mod tests {
         Certificate::decode(&b.encode()).unwrap()
     }
 
+    // spec: 7425-4.3.3.2-b, 7425-4.4.2.1-a, 7425-4.4.3-a, 7425-4.4.3-b, 7425-4.4.3-c, 7425-4.4.3-d
+    // spec: 7425-4.4.3-e, 7425-4.4.3-f, 7425-4.4.3-g, 7425-4.4.3-h, 7425-4.4.3-i, 7425-4.4.3-j
+    // spec: 7425-4.4.3-k, 7425-4.4.3-l
     #[test]
     fn figure_1_cases() {
         let server = cert(Some("h"), true);
@@ -163,6 +166,7 @@ mod tests {
         assert!(!epd(Some("g"), true, None).selects(&other));
     }
 
+    // spec: 7425-4.4.2.3-a, 7425-4.4.4-a, 7425-4.4.4-b, 7425-4.4.4-c
     #[test]
     fn canonical_epd_is_34_bytes() {
         let c = cert(None, false);
@@ -175,6 +179,7 @@ mod tests {
         assert_eq!(d.encode(), e);
     }
 
+    // spec: 7425-3-e, 7425-4.4.1-a, 7425-4.4.2-b, 7425-4.4.2.1-b, 7425-4.4.2.3-a
     #[test]
     fn malformed_epds() {
         assert_eq!(
@@ -198,5 +203,51 @@ mod tests {
         // Unknown options and markers are skipped.
         let d = EndpointDiscriminator::decode(&[0x02, 0x33, 0x01, 0x00, 0x02, 0x00, b'a']).unwrap();
         assert_eq!(d.required_hostname.as_deref(), Some(&b"a"[..]));
+    }
+
+    // RFC 7425 4.4.2.1 to 4.4.2.3: an EPD holds at most one Required Hostname,
+    // one Ancillary Data and one Fingerprint; the encoder writes each at most once.
+    // spec: 7425-4.4.2.1-b, 7425-4.4.2.2-b, 7425-4.4.2.3-b
+    #[test]
+    fn encode_writes_each_option_at_most_once() {
+        let epd = EndpointDiscriminator {
+            required_hostname: Some(b"host".to_vec()),
+            ancillary_data: Some(b"rtmfp://host/app".to_vec()),
+            fingerprint: Some([0x5a; 32]),
+        };
+        let bytes = epd.encode();
+        let mut r = Reader::new(&bytes, "t");
+        let mut types: Vec<u64> = option::decode_sequence(&mut r)
+            .unwrap()
+            .into_iter()
+            .filter_map(|i| match i {
+                OptionItem::Option(o) => Some(o.option_type),
+                OptionItem::Marker => None,
+            })
+            .collect();
+        types.sort_unstable();
+        assert_eq!(types, [0x00, 0x0a, 0x0f]);
+        assert_eq!(EndpointDiscriminator::decode(&bytes).unwrap(), epd);
+    }
+
+    // RFC 7425 4.4.2.3: the Fingerprint value is exactly 32 bytes.
+    // spec: 7425-4.4.2.3-a
+    #[test]
+    fn fingerprint_is_exactly_32_bytes() {
+        for len in [0usize, 31, 33, 64] {
+            let mut epd = vec![(len + 1) as u8, 0x0f];
+            epd.extend(std::iter::repeat_n(0x11, len));
+            assert_eq!(
+                EndpointDiscriminator::decode(&epd).unwrap_err().kind(),
+                "bad_option",
+                "{len} bytes"
+            );
+        }
+        let mut epd = vec![33, 0x0f];
+        epd.extend([0x11; 32]);
+        assert_eq!(
+            EndpointDiscriminator::decode(&epd).unwrap().fingerprint,
+            Some([0x11; 32])
+        );
     }
 }

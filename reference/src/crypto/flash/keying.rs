@@ -287,6 +287,7 @@ mod tests {
         }
     }
 
+    // spec: 7425-3-b, 7425-4.5.1-a, 7425-4.5.2-a, 7425-4.5.2.4-a, 7425-4.5.2.5-a
     #[test]
     fn rtmfp_cpp_skic_decodes() {
         // The tail of the SKIC in the captured IIKeying: HMAC negotiation
@@ -299,6 +300,7 @@ mod tests {
         assert_eq!(c.encode(), [0x03, 0x1a, 0x07, 0x10, 0x02, 0x1e, 0x07]);
     }
 
+    // spec: 7425-4.6.4-d, 7425-4.6.4-e, 7425-4.6.6-f, 7425-4.6.6-g
     #[test]
     fn on_request_sends_only_when_requested() {
         // RFC 7425 4.6.4: SOR alone sends iff the other end sets REQ.
@@ -315,6 +317,7 @@ mod tests {
         assert!(!n.send.sequence_numbers);
     }
 
+    // spec: 7425-4.6.4-f, 7425-4.6.4-g, 7425-4.6.6-h
     #[test]
     fn requirements_and_lengths() {
         let near = comp(Some((0x07, 16)), Some(0x07));
@@ -355,6 +358,7 @@ mod tests {
         .unwrap();
     }
 
+    // spec: 7425-3-e, 7425-3-f, 7425-4.5.1-a, 7425-4.5.2.3-d, 7425-4.5.2.4-a, 7425-4.5.2.5-a
     #[test]
     fn malformed_components() {
         let cases: &[(&[u8], &str)] = &[
@@ -369,6 +373,62 @@ mod tests {
                 KeyingComponent::decode(bytes).unwrap_err().kind(),
                 *kind,
                 "{bytes:02x?}"
+            );
+        }
+    }
+
+    // RFC 7425 section 3: reserved bits are sent as zero and ignored on receipt.
+    // The negotiation flags byte is five reserved bits, then SND, SOR, REQ.
+    // spec: 7425-3-c, 7425-3-d
+    #[test]
+    fn negotiation_flags_keep_reserved_bits_zero_and_ignore_them() {
+        for low in 0u8..8 {
+            let flags = NegotiationFlags::from_byte(low);
+            assert_eq!(flags.to_byte(), low);
+            assert_eq!(flags.to_byte() & 0xf8, 0);
+            for reserved in [0x08u8, 0x10, 0x80, 0xf8] {
+                assert_eq!(NegotiationFlags::from_byte(low | reserved), flags);
+            }
+        }
+        let with = KeyingComponent::decode(&[0x03, 0x1a, 0xfd, 0x08, 0x02, 0x1e, 0xfa]).unwrap();
+        let without = KeyingComponent::decode(&[0x03, 0x1a, 0x05, 0x08, 0x02, 0x1e, 0x02]).unwrap();
+        assert_eq!(with, without);
+    }
+
+    // RFC 7425 4.5.2: option types not understood (and markers) are ignored.
+    // spec: 7425-4.5.2-b
+    #[test]
+    fn unknown_keying_options_are_ignored() {
+        let known = [0x02, 0x1d, 0x0e, 0x03, 0x1a, 0x07, 0x10];
+        let base = KeyingComponent::decode(&known).unwrap();
+        assert_eq!(base.group_select, Some(14));
+        // Unknown types 0x33 (with a value), 0x7f (empty) and 0x2000 (two-byte
+        // type VLU), and a marker, before, between and after the known options.
+        let mut mixed = vec![0x03, 0x33, 0xaa, 0xbb];
+        mixed.extend_from_slice(&known[..3]);
+        mixed.extend_from_slice(&[0x01, 0x7f, 0x00]);
+        mixed.extend_from_slice(&known[3..]);
+        mixed.extend_from_slice(&[0x03, 0xc0, 0x00, 0x01]);
+        assert_eq!(KeyingComponent::decode(&mixed).unwrap(), base);
+    }
+
+    // RFC 7425 4.5.2.3: the DH Group Select value is exactly one VLU.
+    // spec: 7425-4.5.2.3-e
+    #[test]
+    fn group_select_is_exactly_one_vlu() {
+        let c = KeyingComponent::decode(&[0x02, 0x1d, 0x0e]).unwrap();
+        assert_eq!(c.group_select, Some(14));
+        let c = KeyingComponent::decode(&[0x03, 0x1d, 0x81, 0x00]).unwrap();
+        assert_eq!(c.group_select, Some(128));
+        for bad in [
+            &[0x01, 0x1d][..],
+            &[0x03, 0x1d, 0x0e, 0x00],
+            &[0x02, 0x1d, 0x81],
+        ] {
+            assert_eq!(
+                KeyingComponent::decode(bad).unwrap_err().kind(),
+                "bad_option",
+                "{bad:02x?}"
             );
         }
     }

@@ -314,6 +314,8 @@ mod tests {
         }
     }
 
+    // spec: 7016-2.2.4-b, 7425-4.1-c, 7425-4.1-d, 7425-4.6.4-i, 7425-4.6.6-i, 7425-4.7.2-g
+    // spec: 7425-4.7.2-h, 7425-4.7.3.1-c, 7425-4.7.3.1-d
     #[test]
     fn padding_and_checksum_layout_rfc7425_4_7_2() {
         // A 3-byte packet under the default key: checksum, packet, 11 bytes of 0xff.
@@ -332,6 +334,7 @@ mod tests {
         );
     }
 
+    // spec: 7016-2.2.3-c, 7425-4.7.2-b, 7425-4.7.2-h, 7425-4.7.3.3-d
     #[test]
     fn every_configuration_round_trips() {
         for hmac in [None, Some(4), Some(10), Some(16), Some(32)] {
@@ -379,6 +382,7 @@ mod tests {
         }
     }
 
+    // spec: 7016-2.2.3-d, 7425-4.7.2-c, 7425-4.7.3.1-e, 7425-4.7.3.1-f, 7425-4.7.3.2-f
     #[test]
     fn bad_packets_are_typed_errors() {
         let key = PacketKey::new(&[3; 16], &[4; 32], settings(Some(8), true));
@@ -404,6 +408,7 @@ mod tests {
         assert_eq!(kind(&flipped, &ck), "bad_checksum");
     }
 
+    // spec: 7425-4.7.2-f, 7425-4.7.2-g, 7425-4.7.3.1-b, 7425-4.7.3.1-c
     #[test]
     fn odd_checksum_lengths_with_sequence_numbers() {
         // Sequence 0 is one VLU byte, so the checksum covers 13 bytes of a 16-byte block.
@@ -418,5 +423,120 @@ mod tests {
             u16::from_be_bytes([plain[1], plain[2]]),
             checksum(&plain[3..])
         );
+    }
+
+    // RFC 7425 4.7.3.2: a packet is verified by HMAC or by checksum, never both.
+    // With HMAC the plain RTMFP packet follows the sequence number directly and
+    // the encrypted packet is whole blocks plus the tag; with the checksum, two
+    // checksum bytes sit in between and there is no tag.
+    // spec: 7425-4.7.3.2-g
+    #[test]
+    fn hmac_and_checksum_are_never_both_used() {
+        let packet = [0x0d, 0x00, 0x01, 0x01, 0x00, 0x00];
+        for sseq in [None, Some(5u64), Some(300)] {
+            let seq_len = sseq.map_or(0, vlu::encoded_len);
+            let with_hmac = PacketKey::new(&[1; 16], &[2; 32], settings(Some(10), sseq.is_some()));
+            let mut enc = Vec::new();
+            with_hmac.encrypt(sseq, &packet, &mut enc);
+            assert_eq!(enc.len(), BLOCK + 10);
+            let mut plain = Vec::new();
+            let o = with_hmac.open(&enc, &mut plain).unwrap();
+            assert_eq!(o.packet_start, seq_len, "{sseq:?}");
+            assert_eq!(&plain[seq_len..seq_len + packet.len()], &packet);
+
+            let with_checksum = PacketKey::new(&[1; 16], &[], settings(None, sseq.is_some()));
+            with_checksum.encrypt(sseq, &packet, &mut enc);
+            assert_eq!(enc.len(), BLOCK);
+            let o = with_checksum.open(&enc, &mut plain).unwrap();
+            assert_eq!(o.packet_start, seq_len + 2, "{sseq:?}");
+            assert_eq!(&plain[seq_len + 2..seq_len + 2 + packet.len()], &packet);
+        }
+    }
+
+    // RFC 7425 4.7.2: with HMAC, what follows the last whole block must be
+    // exactly hmacLength bytes; without HMAC, the packet must be whole blocks.
+    // A default-key packet (checksum only, 4.1) with an HMAC-sized tail fails too.
+    // spec: 7425-4.1-c, 7425-4.7.2-c, 7425-4.7.2-d
+    #[test]
+    fn wrong_lengths_fail_verification() {
+        let key = PacketKey::new(&[3; 16], &[4; 32], settings(Some(12), true));
+        let mut enc = Vec::new();
+        key.encrypt(Some(9), b"two blocks of plain packet bytes", &mut enc);
+        assert_eq!(enc.len(), 3 * BLOCK + 12);
+        let mut plain = Vec::new();
+        key.open(&enc, &mut plain).unwrap();
+        let short = &enc[..enc.len() - 1];
+        assert!(key.open(short, &mut plain).is_err());
+        let long = [&enc[..], &[0x00]].concat();
+        assert!(key.open(&long, &mut plain).is_err());
+
+        let default = PacketKey::default_key();
+        default.encrypt(None, &[0x0b, 0x00, 0x00, 0x30, 0x00, 0x00], &mut enc);
+        default.open(&enc, &mut plain).unwrap();
+        let one_more = [&enc[..], &[0x00]].concat();
+        assert_eq!(
+            default.open(&one_more, &mut plain).unwrap_err().kind(),
+            "not_block_aligned"
+        );
+        // A 16-byte "HMAC" is decrypted as another block, which the checksum catches.
+        let tail = [&enc[..], &[0x5a; 16]].concat();
+        assert_eq!(
+            default.open(&tail, &mut plain).unwrap_err().kind(),
+            "bad_checksum"
+        );
+    }
+
+    // RFC 7016 2.2.3 and RFC 7425 4.7.3: a packet that fails verification is
+    // dropped as though it never arrived: the receiver's replay window is
+    // unchanged, so the genuine packet with the same sequence number still
+    // gets through, and only once.
+    // spec: 7016-2.2.3-d, 7425-4.7.3.1-f, 7425-4.7.3.2-f
+    #[test]
+    fn a_rejected_packet_leaves_no_trace() {
+        for hmac in [Some(16), None] {
+            let key = PacketKey::new(&[6; 16], &[7; 32], settings(hmac, true));
+            let mut sender = FlashPacketCipher::new(key.clone(), key.clone());
+            let mut receiver = FlashPacketCipher::new(key.clone(), key);
+            let mut first = Vec::new();
+            let mut second = Vec::new();
+            sender.encrypt(b"\x01first", &mut first).unwrap();
+            sender.encrypt(b"\x01second", &mut second).unwrap();
+            let mut plain = Vec::new();
+            receiver.decrypt(&first, &mut plain).unwrap();
+            let before = receiver.window().clone();
+            let mut forged = second.clone();
+            forged[BLOCK - 1] ^= 0x40;
+            assert!(receiver.decrypt(&forged, &mut plain).is_err(), "{hmac:?}");
+            assert_eq!(receiver.window(), &before);
+            let d = receiver.decrypt(&second, &mut plain).unwrap();
+            assert_eq!(d.session_sequence_number, Some(1));
+            assert_eq!(&plain[..7], b"\x01second");
+            assert_eq!(
+                receiver.decrypt(&second, &mut plain).unwrap_err().kind(),
+                "duplicate_sequence"
+            );
+        }
+    }
+
+    // RFC 7425 4.6.6 and 4.7.3.3: a sender numbers its packets 0, 1, 2, ...,
+    // one more for each packet, never repeating one; the numbers carry on past
+    // the one-byte VLU range. The Default Session Key never uses them (4.1).
+    // spec: 7425-4.6.6-a, 7425-4.6.6-b, 7425-4.6.6-c, 7425-4.7.3.3-a, 7425-4.7.3.3-b
+    #[test]
+    fn session_sequence_numbers_count_up_from_zero() {
+        let key = PacketKey::new(&[8; 16], &[9; 32], settings(Some(8), true));
+        let mut sender = FlashPacketCipher::new(key.clone(), key.clone());
+        let mut enc = Vec::new();
+        let mut plain = Vec::new();
+        for n in 0u64..300 {
+            assert_eq!(sender.next_sequence(), Some(n));
+            sender.encrypt(&[0x01], &mut enc).unwrap();
+            assert_eq!(key.open(&enc, &mut plain).unwrap().sequence, Some(n));
+        }
+        let mut default = FlashPacketCipher::default_key();
+        assert_eq!(default.next_sequence(), None);
+        default.encrypt(&[0x0b], &mut enc).unwrap();
+        let d = default.decrypt(&enc, &mut plain).unwrap();
+        assert_eq!(d.session_sequence_number, None);
     }
 }

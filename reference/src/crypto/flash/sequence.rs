@@ -91,6 +91,7 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    // spec: 7016-2.2.3-c, 7425-4.7.3.3-d
     #[test]
     fn duplicates_are_rejected_rfc7425_4_7_3_3() {
         let mut w = ReplayWindow::new();
@@ -103,6 +104,7 @@ mod tests {
         w.check_and_accept(4).unwrap();
     }
 
+    // spec: 7425-4.7.3.3-c, 7425-4.7.3.3-e
     #[test]
     fn reordering_by_32_is_accepted_rfc7425_4_7_3_3() {
         let mut w = ReplayWindow::new();
@@ -121,6 +123,7 @@ mod tests {
         assert_eq!(w.lowest(), 1000 - 127);
     }
 
+    // spec: 7425-4.6.6-d
     #[test]
     fn huge_numbers_do_not_overflow() {
         let mut w = ReplayWindow::new();
@@ -133,6 +136,7 @@ mod tests {
     proptest! {
         /// Every number is accepted at most once; any permutation of a block of
         /// 33 consecutive numbers (reordering by 32) is accepted in full.
+        // spec: 7425-4.7.3.3-d
         #[test]
         fn never_accepts_twice(seqs in proptest::collection::vec(0u64..300, 0..400)) {
             let mut w = ReplayWindow::new();
@@ -144,6 +148,7 @@ mod tests {
             }
         }
 
+        // spec: 7425-4.7.3.3-c
         #[test]
         fn reordered_blocks_are_accepted(base in 0u64..1_000_000, perm in Just((0u64..33).collect::<Vec<_>>()).prop_shuffle()) {
             let mut w = ReplayWindow::new();

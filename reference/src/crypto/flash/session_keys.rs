@@ -340,6 +340,7 @@ impl FlashSessionKeys {
 mod tests {
     use super::*;
 
+    // spec: 7425-4.6-a, 7425-4.6.3-a, 7425-4.6.5-a, 7425-4.6.5-b
     #[test]
     fn each_ends_keys_mirror_the_other() {
         // RFC 7425 4.6.3 to 4.6.5: my encrypt key is your decrypt key, and so on.

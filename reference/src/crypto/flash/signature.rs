@@ -163,6 +163,7 @@ mod tests {
         }
     }
 
+    // spec: 7425-4.3.5-a, 7425-4.3.5.1-a, 7425-4.3.5.1.1-c, 7425-4.3.5.1.1-d, 7425-4.3.5.1.1-e
     #[test]
     fn sign_then_verify() {
         let p = policy(true);
@@ -175,6 +176,7 @@ mod tests {
         );
     }
 
+    // spec: 7425-4.3.5-b, 7425-4.3.5-c, 7425-4.3.5-d, 7425-4.3.5-e
     #[test]
     fn x_empty_and_malformed_read_as_empty() {
         let p = policy(true);
@@ -188,6 +190,7 @@ mod tests {
         assert_eq!(sign(&[b"m"], &[]), b"X");
     }
 
+    // spec: 7425-4.3.5.1.1-a, 7425-4.3.5.1.1-b
     #[test]
     fn unknown_password_ids_are_ignored() {
         let p = policy(true);
@@ -198,5 +201,35 @@ mod tests {
         );
         sig.extend(sign(&[b"m"], &p.sign_with));
         verify(&[b"m"], &sig, &p).unwrap();
+    }
+
+    // RFC 7425 4.3.5.1.1: a Simple Password option naming a known password with
+    // a wrong HMAC spoils the whole signature, even next to a correct one.
+    // spec: 7425-4.3.5.1.1-c
+    #[test]
+    fn a_wrong_hmac_for_a_known_id_spoils_the_whole_signature() {
+        let p = policy(true);
+        let good = sign(&[b"m"], &p.sign_with);
+        let bad = sign(&[b"m"], &[Password::new("alice", "not the secret")]);
+        for sig in [
+            [&good[..], &bad[..]].concat(),
+            [&bad[..], &good[..]].concat(),
+        ] {
+            assert_eq!(
+                verify(&[b"m"], &sig, &p).unwrap_err().kind(),
+                "bad_password"
+            );
+        }
+        // A second known password with a wrong HMAC spoils it too.
+        let two = SignaturePolicy {
+            verify_with: vec![Password::new("alice", "secret"), Password::new("bob", "pw")],
+            ..p
+        };
+        let bob_bad = sign(&[b"m"], &[Password::new("bob", "guess")]);
+        let sig = [&good[..], &bob_bad[..]].concat();
+        assert_eq!(
+            verify(&[b"m"], &sig, &two).unwrap_err().kind(),
+            "bad_password"
+        );
     }
 }

@@ -146,6 +146,7 @@ mod tests {
     use proptest::prelude::*;
 
     // RFC 7016 2.3.13 Figure 4: acknowledges 0-16, 18, 21-24, 27, 28.
+    // spec: 7016-2.3.13-c
     #[test]
     fn figure_4() {
         let a = BitmapAck::decode(&[0x05, 0x7f, 0x10, 0x79, 0x06]).unwrap();
@@ -161,6 +162,7 @@ mod tests {
         assert_eq!(built, a);
     }
 
+    // spec: 7016-2-e, 7016-2.3.13-c
     #[test]
     fn errors_and_edges() {
         let e = BitmapAck::decode_at(&[0x05, 0x7f], 3).unwrap_err();
@@ -186,6 +188,7 @@ mod tests {
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(64))]
 
+        // spec: 7016-2.3.13-c
         #[test]
         fn from_ranges_acknowledges_exactly_the_normalized_set(cum in 0u64..1000, ranges in proptest::collection::vec((0u64..1100, 0u64..20), 0..6)) {
             let ranges: Vec<SeqRange> = ranges.into_iter().map(|(s, l)| s..=s + l).collect();

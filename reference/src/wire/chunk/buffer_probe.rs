@@ -44,6 +44,7 @@ mod tests {
     use super::*;
     use crate::wire::chunk::testing::*;
 
+    // spec: 7016-2-e, 7016-2.3.15-b
     #[test]
     fn layout_and_errors() {
         assert_eq!(BufferProbe::decode(&[0x81, 0x00]).unwrap().flow_id, 128);

@@ -36,6 +36,7 @@ mod tests {
     use crate::wire::chunk::Chunk;
 
     // RFC 7016 2.3.18: the chunk is its 3-byte header with chunkLength 0.
+    // spec: 7016-2.3.18-b
     #[test]
     fn encodes_to_a_bare_header() {
         let mut out = Vec::new();

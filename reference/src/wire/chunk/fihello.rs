@@ -64,6 +64,7 @@ mod tests {
     use crate::wire::address::AddressOrigin;
     use crate::wire::chunk::testing::*;
 
+    // spec: 7016-2-e, 7016-2-f, 7016-2.3.3-d
     #[test]
     fn layout_and_errors() {
         let bytes = [0x01, 0xee, 0x02, 192, 0, 2, 1, 0x07, 0x8f, 0x77];

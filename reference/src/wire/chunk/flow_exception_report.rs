@@ -50,6 +50,7 @@ mod tests {
     use super::*;
     use crate::wire::chunk::testing::*;
 
+    // spec: 7016-2-e, 7016-2.3.16-d
     #[test]
     fn layout_and_errors() {
         let f = FlowExceptionReport::decode(&[0x05, 0x00]).unwrap();

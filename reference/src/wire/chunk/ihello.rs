@@ -56,6 +56,7 @@ mod tests {
     use super::*;
     use crate::wire::chunk::testing::*;
 
+    // spec: 7016-2-e, 7016-2.3.2-b
     #[test]
     fn layout_and_errors() {
         let h = IHello::decode(&[0x02, 0xaa, 0xbb, 0x01, 0x02]).unwrap();

@@ -138,6 +138,7 @@ mod tests {
     use crate::wire::chunk::testing::*;
 
     // RFC 7016 2.3.7: initiatorSignedParameters runs up to the signature.
+    // spec: 7016-2.1.1-a, 7016-2.3.7-c, 7016-2.3.7-e
     #[test]
     fn signed_parameters_are_the_bytes_before_the_signature() {
         let bytes = [
@@ -154,6 +155,7 @@ mod tests {
         assert_eq!(k.signed_parameters(), signed);
     }
 
+    // spec: 7016-2.1.2-a, 7016-2.3.7-e
     #[test]
     fn a_long_form_length_is_kept_in_the_signed_bytes() {
         // cookieLength written as 0x80 0x01 (a redundant leading group is legal).
@@ -163,6 +165,7 @@ mod tests {
         assert_ne!(k.signed_parameters(), signed);
     }
 
+    // spec: 7016-2-e, 7016-2.3.7-c
     #[test]
     fn errors_name_each_field() {
         let e = IIKeying::decode_at(&[0, 0, 0], 10).unwrap_err();

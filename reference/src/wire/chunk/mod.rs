@@ -462,6 +462,7 @@ mod tests {
         assert!(!allowed_in(FIHELLO, Mode::Startup));
     }
 
+    // spec: 7016-2-e, 7016-2.3-a, 7016-2.3-c
     #[test]
     fn decode_one_is_strict_about_framing() {
         let e = Chunk::decode_one(&[0x51, 0x00], 10).unwrap_err();
@@ -488,6 +489,7 @@ mod tests {
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(128))]
 
+        // spec: 7016-2.3-a
         #[test]
         fn chunk_round_trip(chunk in arb_chunk()) {
             let mut out = Vec::new();
@@ -498,6 +500,7 @@ mod tests {
             prop_assert_eq!(decoded, chunk);
         }
 
+        // spec: 7016-2-e
         #[test]
         fn arbitrary_payloads_never_panic(chunk_type: u8, payload in proptest::collection::vec(any::<u8>(), 0..64)) {
             match Chunk::decode(chunk_type, &payload, 100) {

@@ -155,6 +155,7 @@ mod tests {
     use crate::wire::packet::PlainPacket;
 
     // RFC 7016 2.3.12 Figure 3: User Data (flow 2, seq 5, fsn 2) then two Next User Data chunks.
+    // spec: 7016-2.3.12-b, 7016-2.3.12-c
     #[test]
     fn figure_3_sequence() {
         let bytes = [
@@ -186,6 +187,7 @@ mod tests {
         );
     }
 
+    // spec: 7016-2.3-e, 7016-2.3-f, 7016-2.3.12-c
     #[test]
     fn next_user_data_without_a_predecessor_is_an_error_for_that_chunk() {
         // Next User Data, then a Ping that must still decode.
@@ -201,6 +203,7 @@ mod tests {
         assert!(d[1].chunk.is_ok());
     }
 
+    // spec: 7016-2.3.11-j, 7016-2.3.12-c
     #[test]
     fn malformed_user_data_does_not_move_the_position() {
         let mut r = Resolver::new();
@@ -222,6 +225,64 @@ mod tests {
         r.user_data(&ud);
         assert_eq!(r.next_user_data(0).unwrap().sequence_number, 11);
         assert_eq!(r.next_user_data(0).unwrap().sequence_number, 12);
+    }
+
+    // RFC 7016 2.3.12: a Next User Data chunk's flags (and option list) mean
+    // what they mean in User Data. For every flags byte, both chunk types read
+    // the same flags and the same options from the same bytes.
+    // spec: 7016-2.3.12-b, 7016-2.3.12-d
+    #[test]
+    fn flags_and_options_read_as_in_user_data() {
+        // Option list used when OPT (0x80) is set: metadata "m", then a marker.
+        let options = [0x02, 0x00, b'm', 0x00];
+        for byte in 0..=255u8 {
+            let tail: &[u8] = if byte & 0x80 != 0 { &options } else { &[] };
+            let mut ud = vec![byte, 0x01, 0x09, 0x01];
+            ud.extend_from_slice(tail);
+            ud.push(0xaa);
+            let mut nud = vec![byte];
+            nud.extend_from_slice(tail);
+            nud.push(0xaa);
+            let u = UserData::decode(&ud).unwrap();
+            let n = NextUserData::decode(&nud).unwrap();
+            assert_eq!(n.flags, u.flags, "flags {byte:#04x}");
+            assert_eq!(n.options, u.options, "flags {byte:#04x}");
+            assert_eq!(n.data, [0xaa]);
+        }
+    }
+
+    // RFC 7016 2.3.11: sequence numbers have no upper bound and never wrap.
+    // Numbers past 2^32 keep their exact value in User Data and in the Next
+    // User Data chunks that follow it; past 2^64 - 1 (the VLU limit this
+    // implementation handles, 2.1.2) the next number is refused, never wrapped to 0.
+    // spec: 7016-2.3.11-j
+    #[test]
+    fn sequence_numbers_do_not_wrap() {
+        let four_g = 1u64 << 32;
+        let ud = UserData {
+            flow_id: 3,
+            sequence_number: four_g - 1,
+            fsn_offset: 1,
+            ..Default::default()
+        };
+        let mut bytes = Vec::new();
+        ud.encode(&mut bytes);
+        // 2^32 - 1 as a VLU: 0x8f 0xff 0xff 0xff 0x7f.
+        assert_eq!(&bytes[2..7], &[0x8f, 0xff, 0xff, 0xff, 0x7f]);
+        assert_eq!(UserData::decode(&bytes).unwrap(), ud);
+        let mut r = Resolver::new();
+        r.user_data(&ud);
+        assert_eq!(r.next_user_data(0).unwrap().sequence_number, four_g);
+        assert_eq!(r.next_user_data(0).unwrap().sequence_number, four_g + 1);
+        let top = UserData {
+            sequence_number: u64::MAX,
+            ..ud
+        };
+        let mut bytes = Vec::new();
+        top.encode(&mut bytes);
+        assert_eq!(UserData::decode(&bytes).unwrap().sequence_number, u64::MAX);
+        r.user_data(&top);
+        assert!(r.next_user_data(0).is_err());
     }
 
     payload_props!(NextUserData, arb_next_user_data());

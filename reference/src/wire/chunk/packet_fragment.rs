@@ -89,6 +89,7 @@ mod tests {
     use super::*;
     use crate::wire::chunk::testing::*;
 
+    // spec: 7016-2-d, 7016-2-e, 7016-2.3.1-a, 7016-3.4-g
     #[test]
     fn layout_and_errors() {
         let f = PacketFragment::decode(&[0x80, 0x07, 0x00, 0xaa, 0xbb]).unwrap();

@@ -42,6 +42,7 @@ mod tests {
     use super::*;
     use crate::wire::chunk::testing::*;
 
+    // spec: 7016-2.3.9-b
     #[test]
     fn the_whole_payload_is_the_message() {
         assert_eq!(Ping::decode(&[1, 2, 3]).unwrap().message, [1, 2, 3]);

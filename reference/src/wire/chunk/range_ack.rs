@@ -198,6 +198,7 @@ mod tests {
     use proptest::prelude::*;
 
     // RFC 7016 2.3.14 Figure 5: acknowledges 0-16, 18, 21-24.
+    // spec: 7016-2.3.14-c
     #[test]
     fn figure_5() {
         let a = RangeAck::decode(&[0x05, 0x7f, 0x10, 0x00, 0x00, 0x01, 0x03]).unwrap();
@@ -208,6 +209,7 @@ mod tests {
     }
 
     // RFC 7016 2.3.14 Figure 6: the last range is cut inside its second VLU.
+    // spec: 7016-2.3.14-e
     #[test]
     fn figure_6_truncated_range_is_dropped() {
         let a = RangeAck::decode(&[0x05, 0x7f, 0x10, 0x00, 0x00, 0x01, 0x83]).unwrap();
@@ -222,6 +224,7 @@ mod tests {
         assert_eq!(a.acknowledged_ranges(), vec![0..=16, 18..=18]);
     }
 
+    // spec: 7016-2-e, 7016-2.3.14-e
     #[test]
     fn errors_and_edges() {
         // A truncated header field is still an error.
@@ -260,6 +263,7 @@ mod tests {
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(64))]
 
+        // spec: 7016-2.3.14-c
         #[test]
         fn from_ranges_acknowledges_exactly_the_normalized_set(cum in 0u64..1000, ranges in proptest::collection::vec((0u64..1100, 0u64..20), 0..6)) {
             let ranges: Vec<SeqRange> = ranges.into_iter().map(|(s, l)| s..=s + l).collect();

@@ -82,6 +82,7 @@ mod tests {
     use super::*;
     use crate::wire::chunk::testing::*;
 
+    // spec: 7016-2-e, 7016-2-f, 7016-2.3.5-b
     #[test]
     fn implied_and_explicit() {
         let r = Redirect::decode(&[0x01, 0x55]).unwrap();

@@ -66,6 +66,7 @@ mod tests {
     use super::*;
     use crate::wire::chunk::testing::*;
 
+    // spec: 7016-2-e, 7016-2.3.4-c
     #[test]
     fn layout_and_errors() {
         let r = RHello::decode(&[0x01, 0x11, 0x02, 0x22, 0x33, 0x44]).unwrap();

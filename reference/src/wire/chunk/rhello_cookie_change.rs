@@ -54,6 +54,7 @@ mod tests {
     use super::*;
     use crate::wire::chunk::testing::*;
 
+    // spec: 7016-2-e, 7016-2.3.6-c
     #[test]
     fn layout_and_errors() {
         let c = RHelloCookieChange::decode(&[0x01, 0xaa, 0xbb, 0xcc]).unwrap();

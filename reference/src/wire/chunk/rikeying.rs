@@ -124,6 +124,7 @@ mod tests {
 
     // RFC 7016 2.3.8: the portion runs up to the signature; the signed
     // parameters append the initiator's component.
+    // spec: 7016-2-e, 7016-2.1.1-a, 7016-2.3.8-b, 7016-2.3.8-c
     #[test]
     fn signed_portion_and_parameters() {
         let bytes = [0x01, 0x02, 0x03, 0x04, 0x02, 0xaa, 0xbb, 0x5a];

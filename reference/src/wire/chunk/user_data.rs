@@ -352,6 +352,7 @@ mod tests {
     use crate::wire::chunk::testing::*;
 
     // RFC 7016 2.3.12 Figure 3, first chunk: flowID 2, seq# 5, fsnOffset 3, data 00 01 02.
+    // spec: 7016-2.3.11-b, 7016-2.3.11-c
     #[test]
     fn figure_3_user_data() {
         let u = UserData::decode(&[0x00, 0x02, 0x05, 0x03, 0x00, 0x01, 0x02]).unwrap();
@@ -365,6 +366,7 @@ mod tests {
     }
 
     // RFC 7016 2.3.11: OPT set with an empty list is a lone marker, and must round-trip.
+    // spec: 7016-2.1.4-a, 7016-2.3.11-b
     #[test]
     fn empty_option_list_round_trips() {
         let bytes = [0x80, 0x01, 0x01, 0x00, 0x00, 0xaa];
@@ -376,6 +378,7 @@ mod tests {
     }
 
     // RFC 7016 2.3.11.1: metadata (0x00), return association (0x0a), unknown types kept.
+    // spec: 7016-2.3.11-b, 7016-2.3.11.1-a, 7016-2.3.11.1.1-a, 7016-2.3.11.1.2-a
     #[test]
     fn typed_options() {
         let bytes = [
@@ -401,6 +404,7 @@ mod tests {
         assert_eq!(out, bytes);
     }
 
+    // spec: 7016-2-e, 7016-2-f, 7016-2.1.4-a, 7016-2.3.11.1.2-a
     #[test]
     fn malformed_user_data() {
         // fsnOffset 6 > seq# 5.
@@ -423,12 +427,26 @@ mod tests {
         );
     }
 
+    // spec: 7016-2-d
     #[test]
     fn reserved_bits_are_kept_but_ignored() {
         let u = UserData::decode(&[0x4c | 0x03, 0x01, 0x01, 0x00]).unwrap();
         assert!(u.flags.abandon && u.flags.fin);
         assert_eq!(u.flags.reserved, 0x4c);
         assert_eq!(u.flags.fragment_control, FragmentControl::Whole);
+    }
+
+    // RFC 7016 2.3.11.1.1: metadata may be empty. An empty metadata option
+    // (length 1, type 0) is present with no bytes, unlike a missing one.
+    // spec: 7016-2.3.11.1.1-h
+    #[test]
+    fn empty_metadata_is_not_missing_metadata() {
+        let empty = UserData::decode(&[0x80, 0x01, 0x01, 0x01, 0x01, 0x00, 0x00]).unwrap();
+        assert_eq!(empty.metadata(), Some(&[][..]));
+        let none = UserData::decode(&[0x80, 0x01, 0x01, 0x01, 0x00]).unwrap();
+        assert_eq!(none.metadata(), None);
+        let no_list = UserData::decode(&[0x00, 0x01, 0x01, 0x01]).unwrap();
+        assert_eq!(no_list.metadata(), None);
     }
 
     payload_props!(UserData, arb_user_data());
