@@ -5,5 +5,6 @@
 //! callers hand it `(now, from, datagram)` and take datagrams, events and the
 //! next deadline back. Modules are named after the RFC concepts they implement.
 
+pub mod congestion;
 pub mod time;
 pub mod wire;
