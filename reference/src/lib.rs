@@ -6,5 +6,6 @@
 //! next deadline back. Modules are named after the RFC concepts they implement.
 
 pub mod congestion;
+pub mod flow;
 pub mod time;
 pub mod wire;
