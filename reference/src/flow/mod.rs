@@ -35,7 +35,7 @@ pub use api::{
 };
 pub use priority::Priority;
 pub use recv::{ReceivedFragment, RecvFlowInfo, RecvFlowState};
-pub use send::{SendFlowInfo, SendFlowState};
+pub use send::{SendFlowInfo, SendFlowState, SendQueueEntry};
 
 use crate::congestion::{AppendixA, BurstAvoidance, CongestionController, Rto};
 use crate::time::Instant;
@@ -159,6 +159,11 @@ impl FlowSet {
     /// S_OUTSTANDING_BYTES.
     pub fn outstanding_bytes(&self) -> u64 {
         self.shared.outstanding
+    }
+
+    /// ACK_NOW, DELACK_ALARM and RX_DATA_PACKETS (3.6.3.4), for inspection.
+    pub fn ack_state(&self) -> &AckState {
+        &self.shared.ack
     }
 
     /// The next event for the user.
@@ -409,6 +414,7 @@ impl FlowSet {
                 .filter(|(id, f)| !served.contains(*id) && f.is_ready())
                 .map(|(id, f)| (*id, f.effective_priority()))
                 .collect();
+            let priorities: BTreeMap<SendFlowId, Priority> = ready.iter().copied().collect();
             let Some(id) = self.round_robin.pick(ready) else {
                 break;
             };
@@ -427,6 +433,9 @@ impl FlowSet {
             };
             let out = flow.assemble(&mut room, association_alive, &mut self.shared);
             if !out.chunks.is_empty() {
+                if let Some(p) = priorities.get(&id) {
+                    self.round_robin.served(id, *p);
+                }
                 w.user_data = true;
                 w.time_critical |= out.time_critical;
                 w.chunks.extend(out.chunks);
@@ -787,6 +796,11 @@ impl FlowSet {
     /// A sending flow's snapshot.
     pub fn send_flow_info(&self, flow: SendFlowId) -> Option<SendFlowInfo> {
         self.send.get(&flow).map(SendFlow::info)
+    }
+
+    /// A sending flow's SEND_QUEUE, for inspection.
+    pub fn send_queue(&self, flow: SendFlowId) -> Option<Vec<SendQueueEntry>> {
+        self.send.get(&flow).map(SendFlow::queue_entries)
     }
 
     /// A receiving flow's snapshot.

@@ -58,7 +58,8 @@ impl RoundRobin {
     }
 
     /// Picks among `ready` flows (in any order): the highest priority, and
-    /// among those the first after the one picked last time at that priority.
+    /// among those the first after the last one [`served`](Self::served) at
+    /// that priority. Picking alone does not move the cursor.
     pub fn pick(
         &mut self,
         ready: impl IntoIterator<Item = (SendFlowId, Priority)>,
@@ -78,16 +79,20 @@ impl RoundRobin {
         }
         let level = best?;
         candidates.sort_unstable();
-        let chosen = match self.last.get(&level) {
+        match self.last.get(&level) {
             Some(last) => candidates
                 .iter()
                 .find(|id| *id > last)
                 .or(candidates.first())
                 .copied(),
             None => candidates.first().copied(),
-        }?;
-        self.last.insert(level, chosen);
-        Some(chosen)
+        }
+    }
+
+    /// Records that `flow` at `priority` got to send, so the next turn at that
+    /// priority starts after it.
+    pub fn served(&mut self, flow: SendFlowId, priority: Priority) {
+        self.last.insert(priority, flow);
     }
 }
 
@@ -118,10 +123,18 @@ mod tests {
             Some(f(2))
         );
         let order: Vec<_> = (0..5)
-            .map(|_| rr.pick([(f(3), bulk), (f(1), bulk), (f(5), bulk)]).unwrap())
+            .map(|_| {
+                let id = rr.pick([(f(3), bulk), (f(1), bulk), (f(5), bulk)]).unwrap();
+                rr.served(id, bulk);
+                id
+            })
             .collect();
         assert_eq!(order, [f(1), f(3), f(5), f(1), f(3)]);
-        // A flow that was picked last and is no longer ready: the next one after it.
+        // Picking without sending does not move the turn.
+        assert_eq!(rr.pick([(f(1), bulk), (f(5), bulk)]), Some(f(5)));
+        assert_eq!(rr.pick([(f(1), bulk), (f(5), bulk)]), Some(f(5)));
+        // The one served last is no longer ready: the next one after it.
+        rr.served(f(3), bulk);
         assert_eq!(rr.pick([(f(1), bulk), (f(5), bulk)]), Some(f(5)));
         assert_eq!(rr.pick(std::iter::empty()), None);
     }

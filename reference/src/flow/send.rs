@@ -164,6 +164,31 @@ pub struct SendFlowInfo {
     pub suspended: bool,
 }
 
+/// A SEND_QUEUE entry's fields (3.6.2), for inspection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendQueueEntry {
+    /// SEQUENCE_NUMBER.
+    pub sequence_number: u64,
+    /// FRA.
+    pub fra: FragmentControl,
+    /// Length of DATA.
+    pub len: usize,
+    /// ABANDONED.
+    pub abandoned: bool,
+    /// SENT_ABANDONED.
+    pub sent_abandoned: bool,
+    /// EVER_SENT.
+    pub ever_sent: bool,
+    /// NAK_COUNT.
+    pub nak_count: u32,
+    /// IN_FLIGHT.
+    pub in_flight: bool,
+    /// TRANSMIT_SIZE.
+    pub transmit_size: u64,
+    /// TSN.
+    pub tsn: u64,
+}
+
 /// What one flow put into a packet.
 #[derive(Debug, Default)]
 pub(crate) struct Assembled {
@@ -286,6 +311,25 @@ impl SendFlow {
             starting: !self.startup_options.is_empty(),
             suspended: self.probe.is_some(),
         }
+    }
+
+    /// SEND_QUEUE, in sequence number order.
+    pub fn queue_entries(&self) -> Vec<SendQueueEntry> {
+        self.queue
+            .iter()
+            .map(|(&seq, e)| SendQueueEntry {
+                sequence_number: seq,
+                fra: e.fra,
+                len: e.data.len(),
+                abandoned: e.abandoned,
+                sent_abandoned: e.sent_abandoned,
+                ever_sent: e.ever_sent,
+                nak_count: e.nak_count,
+                in_flight: e.in_flight,
+                transmit_size: e.transmit_size,
+                tsn: e.tsn,
+            })
+            .collect()
     }
 
     /// The encoded size of STARTUP_OPTIONS as an option list (with its Marker), or 0.
