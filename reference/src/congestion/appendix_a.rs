@@ -390,13 +390,16 @@ mod tests {
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(64))]
 
-        // RFC 7016 3.5.2: never more aggressive than slow start (RFC 5681 3.1): per packet,
-        // CWND grows by at most MIN(acknowledged bytes, SMSS), except the step back up to
-        // CWND_INIT after a timeout.
+        // RFC 7016 3.5.2: never more aggressive than slow start (RFC 5681 3.1): per packet CWND
+        // grows by at most SMSS, and in total by at most the bytes acknowledged (additive
+        // increase may spend bytes accumulated over earlier packets), except for the step back
+        // up to CWND_INIT after a timeout.
         #[test]
         fn growth_never_exceeds_slow_start(events in proptest::collection::vec((0u8..8, 0u64..100_000, 0u64..5000, 0u64..2000), 1..200)) {
             let mut cc = AppendixA::new();
             let mut now = 0u64;
+            let mut acked_total = 0u64;
+            let mut grown_total = 0u64;
             for (kind, outstanding, acked, dt) in events {
                 now += dt;
                 let before = cc.cwnd();
@@ -407,13 +410,19 @@ mod tests {
                     _ => {
                         cc.on_packet_begin(t(now), outstanding);
                         cc.on_ack(acked);
+                        acked_total += acked;
                         if kind == 3 { cc.on_nak(); }
                         if kind == 4 { cc.on_loss(acked); }
                         cc.on_packet_end(t(now));
                         let after = cc.cwnd();
-                        if kind != 4 && after > before {
-                            prop_assert!(after - before <= acked.min(SMSS) || after == CWND_INIT,
-                                "cwnd {} -> {} after {} acked", before, after, acked);
+                        if kind != 4 && after > before && after != CWND_INIT {
+                            prop_assert!(after - before <= SMSS, "cwnd {} -> {}", before, after);
+                            grown_total += after - before;
+                            prop_assert!(grown_total <= acked_total,
+                                "grew {} in total for {} acknowledged bytes", grown_total, acked_total);
+                        }
+                        if kind == 3 {
+                            prop_assert_eq!(after, before, "no growth in a packet with NAKs");
                         }
                         if kind == 4 {
                             prop_assert!(after <= before.max(outstanding * 7 / 8).max(CWND_INIT));
