@@ -16,6 +16,15 @@
 //!   leave the receiver waiting for it whenever no new data follows, and the
 //!   RFC's own Figure 21 line 25 shows the update being sent in exactly that
 //!   situation.
+//! * A closing flow is complete when SEND_QUEUE is empty (3.6.2.11), but
+//!   trimming removes abandoned entries the receiver may never have heard of:
+//!   if every chunk that carried the new FSN is lost while earlier
+//!   transmissions of the same fragments are acknowledged, the queue empties
+//!   with the receiver still waiting for the trimmed numbers (found by the
+//!   property tests; the literal RFC method has the same hole). So when the
+//!   queue empties before the cumulative acknowledgement has reached the
+//!   highest trimmed number, that number is queued again, abandoned, and sent
+//!   as an FSN Update.
 //! * An acknowledgement removes an entry that was sent but is no longer in
 //!   flight (declared lost, or timed out) too, instead of only in-flight ones
 //!   (3.6.2.4 step 4): the receiver has it, so retransmitting it is waste.
@@ -228,6 +237,10 @@ pub struct SendFlow {
     linger_until: Option<Instant>,
     /// The cost of a message refused for lack of buffer, until there is room for it.
     pub(crate) blocked: Option<usize>,
+    /// The highest sequence number trimmed from SEND_QUEUE without being acknowledged.
+    trimmed_through: u64,
+    /// The highest cumulative acknowledgement received.
+    cumulative_acked: u64,
 }
 
 impl SendFlow {
@@ -263,6 +276,8 @@ impl SendFlow {
             probe: None,
             linger_until: None,
             blocked: None,
+            trimmed_through: 0,
+            cumulative_acked: 0,
         }
     }
 
@@ -605,8 +620,38 @@ impl SendFlow {
             if !(second_trimmable || self.has_carrier_after(head)) {
                 return;
             }
+            self.trimmed_through = self.trimmed_through.max(head);
             self.remove_entry(head, shared);
         }
+    }
+
+    /// Requeues an FSN Update when SEND_QUEUE has emptied but the receiver has
+    /// not acknowledged through the sequence numbers trimmed from it: the
+    /// chunks that carried the new FSN may all have been lost while earlier
+    /// transmissions of the same fragments were acknowledged. Without this the
+    /// receiver would wait for those numbers forever (and a closing flow would
+    /// count as complete while the receiver is not; see the module documentation).
+    fn owe_fsn_update(&mut self, shared: &mut Shared) {
+        if !self.queue.is_empty() || self.cumulative_acked >= self.trimmed_through {
+            return;
+        }
+        let entry = Entry {
+            data: Vec::new(),
+            fra: FragmentControl::Whole,
+            abandoned: true,
+            sent_abandoned: false,
+            ever_sent: false,
+            nak_count: 0,
+            in_flight: false,
+            transmit_size: 0,
+            tsn: 0,
+            message: None,
+            time_critical: self.priority.is_time_critical(),
+        };
+        let cost = entry.cost();
+        self.queued_bytes += cost;
+        shared.send_queued += cost;
+        self.queue.insert(self.trimmed_through, entry);
     }
 
     /// The Forward Sequence Number (3.6.2.3 steps 2 to 4), after trimming.
@@ -727,6 +772,13 @@ impl SendFlow {
         self.startup_options.clear();
         self.rx_buffer_size = buffer_bytes_available;
         self.update_probe(now);
+        if let Some(cumulative) = acknowledged
+            .iter()
+            .find(|r| *r.start() == 0)
+            .map(|r| *r.end())
+        {
+            self.cumulative_acked = self.cumulative_acked.max(cumulative);
+        }
         let mut acked = Vec::new();
         for r in acknowledged {
             for (&seq, e) in self.queue.range(r.clone()) {
@@ -743,6 +795,7 @@ impl SendFlow {
             }
             self.remove_entry(seq, shared);
         }
+        self.owe_fsn_update(shared);
         self.check_complete(now, shared);
         pre_ack_outstanding - self.outstanding
     }

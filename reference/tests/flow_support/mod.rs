@@ -358,6 +358,8 @@ pub struct Harness {
     pub trace: Vec<Sent>,
     pub keep_trace: bool,
     pub steps: u64,
+    /// Times at which the test's `step` wants to run even if nothing else happens.
+    wakeups: std::collections::BTreeSet<Instant>,
 }
 
 impl Harness {
@@ -373,7 +375,13 @@ impl Harness {
             trace: Vec::new(),
             keep_trace: false,
             steps: 0,
+            wakeups: std::collections::BTreeSet::new(),
         }
+    }
+
+    /// Makes `run_until` call its `step` at `at` (an application timer).
+    pub fn wake_at(&mut self, at: Instant) {
+        self.wakeups.insert(at);
     }
 
     pub fn peer(&mut self, side: Side) -> &mut Peer {
@@ -444,16 +452,24 @@ impl Harness {
             }
             self.transmit_all()?;
             self.drain_events();
+            let before = (self.a.log.len(), self.b.log.len(), self.a.sent, self.b.sent);
             if step(self) {
                 return Ok(());
             }
             self.transmit_all()?;
             self.drain_events();
+            if before != (self.a.log.len(), self.b.log.len(), self.a.sent, self.b.sent) {
+                // What `step` did had effects: let it look again before time moves on.
+                continue;
+            }
             // Next instant: a packet arrival or a timer.
+            let now = self.now;
+            self.wakeups.retain(|t| *t > now);
             let next = [
                 self.in_transit.keys().next().map(|(t, _)| *t),
                 self.a.flows.poll_timeout(),
                 self.b.flows.poll_timeout(),
+                self.wakeups.first().copied(),
             ]
             .into_iter()
             .flatten()
@@ -525,4 +541,43 @@ pub fn sender_outcomes(peer: &Peer, flow: SendFlowId) -> (Vec<u64>, Vec<u64>) {
         }
     }
     (delivered, abandoned)
+}
+
+/// A compact description of chunks for debugging output.
+pub fn describe(chunks: &[Chunk]) -> String {
+    chunks
+        .iter()
+        .map(|c| match c {
+            Chunk::UserData(u) => format!(
+                "UD(f{} #{} fsn{}{}{}{})",
+                u.flow_id,
+                u.sequence_number,
+                u.forward_sequence_number(),
+                if u.flags.fin { " FIN" } else { "" },
+                if u.flags.abandon { " ABN" } else { "" },
+                if u.options.is_some() { " OPT" } else { "" }
+            ),
+            Chunk::NextUserData(n) => format!(
+                "NUD({}{})",
+                if n.flags.fin { "FIN" } else { "" },
+                if n.flags.abandon { " ABN" } else { "" }
+            ),
+            Chunk::BitmapAck(a) => format!(
+                "ACK(f{} w{} {:?})",
+                a.flow_id,
+                a.buffer_blocks_available,
+                a.acknowledged_ranges()
+            ),
+            Chunk::RangeAck(a) => format!(
+                "ACK(f{} w{} {:?})",
+                a.flow_id,
+                a.buffer_blocks_available,
+                a.acknowledged_ranges()
+            ),
+            Chunk::BufferProbe(p) => format!("PROBE(f{})", p.flow_id),
+            Chunk::FlowExceptionReport(r) => format!("FER(f{} {})", r.flow_id, r.exception),
+            other => other.name().to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
