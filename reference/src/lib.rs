@@ -6,6 +6,8 @@
 //! next deadline back. Modules are named after the RFC concepts they implement.
 
 pub mod congestion;
+pub mod crypto;
 pub mod flow;
+pub mod random;
 pub mod time;
 pub mod wire;

@@ -120,6 +120,28 @@ mod tests {
         assert_eq!(a.socket, "10.0.0.1:80".parse::<SocketAddr>().unwrap());
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn round_trip(a in crate::wire::chunk::testing::arb_address()) {
+            let mut out = Vec::new();
+            a.encode(&mut out);
+            proptest::prop_assert_eq!(out.len(), a.encoded_len());
+            let mut r = Reader::new(&out, "t");
+            proptest::prop_assert_eq!(Address::decode(&mut r).unwrap(), a);
+            proptest::prop_assert!(r.is_empty());
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..24)) {
+            let mut r = Reader::new(&bytes, "t");
+            if Address::decode(&mut r).is_ok() {
+                proptest::prop_assert!(bytes.len() - r.remaining() >= 7);
+            }
+        }
+    }
+
     #[test]
     fn truncated_ipv6_names_the_field() {
         let e = Address::decode(&mut Reader::new(&[0x80, 0, 0], "t")).unwrap_err();

@@ -173,3 +173,14 @@ impl Fields for super::OptionItem {
         }
     }
 }
+
+impl Fields for super::WireError {
+    fn fields(&self) -> Record {
+        Record::new()
+            .with("structure", self.structure)
+            .with("field", self.field)
+            .with("offset", self.offset)
+            .with("kind", self.kind.name())
+            .with("message", self.kind.to_string())
+    }
+}

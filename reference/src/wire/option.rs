@@ -155,6 +155,7 @@ mod tests {
         );
     }
 
+    // spec: 7425-3-e
     #[test]
     fn option_whose_type_overruns_its_length_is_an_error() {
         // length 1 but the type VLU continues past it.

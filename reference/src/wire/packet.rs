@@ -239,6 +239,11 @@ pub struct Chunks<'a> {
 }
 
 impl<'a> Chunks<'a> {
+    /// Frames the chunks of `body` (a packet after its header), which starts at absolute offset `offset`.
+    pub fn new(body: &'a [u8], offset: usize) -> Self {
+        Chunks { rest: body, offset }
+    }
+
     /// What is left: after the iterator has returned `None`, the padding.
     pub fn remaining(&self) -> &'a [u8] {
         self.rest
@@ -348,11 +353,52 @@ pub struct DecodedChunk<'a> {
     pub position: Option<FlowPosition>,
 }
 
+impl Fields for DecodedChunk<'_> {
+    /// Offset and type, then either the chunk's fields and its flow position or the error.
+    fn fields(&self) -> Record {
+        let mut rec = Record::new()
+            .with("offset", self.raw.offset)
+            .with("chunkType", self.raw.chunk_type)
+            .with("name", self.raw.name())
+            .with("chunkLength", self.raw.payload.len());
+        match &self.chunk {
+            Ok(c) => {
+                // The chunk's own header fields are already listed.
+                rec.0.extend(c.fields().0.into_iter().skip(3));
+                if let Some(p) = &self.position {
+                    rec.push("position", p.fields());
+                }
+            }
+            Err(e) => {
+                rec.push("chunkPayload", self.raw.payload);
+                rec.push("error", e.fields());
+            }
+        }
+        rec
+    }
+}
+
 /// Iterator produced by [`PlainPacket::decoded_chunks`].
 #[derive(Debug, Clone)]
 pub struct DecodedChunks<'a> {
     chunks: Chunks<'a>,
     resolver: Resolver,
+}
+
+impl<'a> DecodedChunks<'a> {
+    /// Decodes the chunks framed by `chunks`, resolving Next User Data chunks
+    /// against the User Data chunks among them.
+    pub fn new(chunks: Chunks<'a>) -> Self {
+        DecodedChunks {
+            chunks,
+            resolver: Resolver::new(),
+        }
+    }
+
+    /// The underlying framing iterator (for [`Chunks::remaining`] once done).
+    pub fn framing(&self) -> &Chunks<'a> {
+        &self.chunks
+    }
 }
 
 impl<'a> Iterator for DecodedChunks<'a> {

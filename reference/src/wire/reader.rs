@@ -185,6 +185,7 @@ impl<'a> Reader<'a> {
 mod tests {
     use super::*;
 
+    // spec: 7425-3-e
     #[test]
     fn reads_report_absolute_offsets() {
         let data = [0u8, 1, 2, 3, 4];
@@ -207,6 +208,7 @@ mod tests {
         assert!(r.finish("end").is_err());
     }
 
+    // spec: 7425-3-e
     #[test]
     fn a_huge_vlu_prefixed_length_is_truncation_not_allocation() {
         // length = 2^63, followed by two bytes.

@@ -84,6 +84,7 @@ mod tests {
         assert_eq!(decode(&[0x80, 0x80, 0x05]), Ok((5, 3)));
     }
 
+    // spec: 7425-3-e
     #[test]
     fn overflow_and_truncation_are_errors() {
         // 2^64 needs 65 bits.
