@@ -486,12 +486,15 @@ impl Harness {
             }
             self.now = self.now.max(next);
             let now = self.now;
+            // One datagram at a time, each followed by a chance to send, as an
+            // event loop around a socket would do.
             while let Some(entry) = self.in_transit.first_entry() {
                 if entry.key().0 > now {
                     break;
                 }
                 let p = entry.remove();
                 self.peer(p.to).receive(now, &p.bytes);
+                self.transmit_all()?;
             }
             for side in [Side::A, Side::B] {
                 let peer = self.peer(side);
