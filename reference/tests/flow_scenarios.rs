@@ -82,6 +82,7 @@ fn assert_drained(h: &Harness) {
         h.a.window_violations
     );
     assert_eq!((h.a.empty_writes, h.b.empty_writes), (0, 0));
+    assert!(h.b.ack_violations.is_empty(), "{:?}", h.b.ack_violations);
 }
 
 // RFC 7016 3.6.1.2, 3.6.2, 3.6.3: messages of every size arrive whole, in order; both ends complete.
@@ -891,4 +892,155 @@ fn deterministic_replay() {
         (h.now, format!("{:?}", h.trace), format!("{:?}", h.b.log))
     };
     assert_eq!(run(), run());
+}
+
+// RFC 7016 3.6.3.2 step 15, 3.6.3.4.4: a lone data packet is acknowledged when DELACK_ALARM fires,
+// 200 ms later; 3.6.3.6: a Buffer Probe is acknowledged at once.
+#[test]
+fn rfc7016_3_6_3_4_4_delayed_ack_and_probe() {
+    use rtmfp::congestion::Rto;
+    use rtmfp::flow::{FlowSet, ReceivedFragment};
+    use rtmfp::time::Instant;
+    use rtmfp::wire::chunk::user_data::{UserDataFlags, UserDataOption};
+    let mut fs = FlowSet::with_appendix_a(FlowConfig::default());
+    let mut rto = Rto::new();
+    let frag = |seq: u64| ReceivedFragment {
+        flow_id: 4,
+        sequence_number: seq,
+        forward_sequence_number: seq - 1,
+        flags: UserDataFlags::default(),
+        options: (seq == 1).then(|| vec![UserDataOption::PerFlowMetadata(vec![])]),
+        data: vec![1, 2, 3],
+    };
+    let t0 = Instant::from_millis(1000);
+    fs.begin_packet(t0, false);
+    fs.on_user_data(t0, frag(1));
+    fs.end_packet(t0, &rto);
+    // A new flow: acknowledged at once (3.6.3.1 step 11).
+    assert!(fs.wants_to_send(t0));
+    assert!(!fs.write(t0, 1000, &rto).chunks.is_empty());
+    let t1 = t0 + ms(50);
+    fs.begin_packet(t1, false);
+    fs.on_user_data(t1, frag(2));
+    fs.end_packet(t1, &rto);
+    assert!(!fs.wants_to_send(t1));
+    assert_eq!(fs.poll_timeout(), Some(t1 + ms(200)));
+    fs.handle_timeout(t1 + ms(199), &mut rto);
+    assert!(!fs.wants_to_send(t1 + ms(199)));
+    fs.handle_timeout(t1 + ms(200), &mut rto);
+    assert!(fs.wants_to_send(t1 + ms(200)));
+    let w = fs.write(t1 + ms(200), 1000, &rto);
+    assert!(matches!(&w.chunks[..], [Chunk::BitmapAck(a)] if a.cumulative_ack == 2));
+    assert!(!fs.wants_to_send(t1 + ms(200)));
+    assert_eq!(fs.poll_timeout(), None);
+    // Buffer Probe: an acknowledgement right away, even with nothing new.
+    let t2 = t1 + ms(1000);
+    fs.begin_packet(t2, false);
+    fs.on_buffer_probe(4);
+    fs.end_packet(t2, &rto);
+    assert!(fs.wants_to_send(t2));
+    let w = fs.write(t2, 1000, &rto);
+    assert!(
+        matches!(&w.chunks[..], [Chunk::BitmapAck(a)] if a.cumulative_ack == 2 && a.buffer_blocks_available == 64)
+    );
+    // A probe for an unknown flow is ignored.
+    fs.on_buffer_probe(99);
+    assert!(!fs.wants_to_send(t2));
+}
+
+// RFC 7016 3.6.2.7: abandoning a message abandons all its fragments; its sequence numbers are
+// skipped with an FSN and reported to the receiver as a gap.
+#[test]
+fn rfc7016_3_6_2_7_abandon_whole_message() {
+    let mut h = Harness::new(
+        FlowConfig::default(),
+        FlowConfig::default(),
+        Net::perfect(ms(20)),
+    );
+    let f = h.a.flows.open(b"m", None, FlowOptions::default()).unwrap();
+    h.a.flows
+        .send(h.now, f, &payload(0, 100), MessageOptions::reliable())
+        .unwrap();
+    let big =
+        h.a.flows
+            .send(h.now, f, &payload(1, 10_000), MessageOptions::reliable())
+            .unwrap();
+    h.a.flows
+        .send(h.now, f, &payload(2, 100), MessageOptions::reliable())
+        .unwrap();
+    let queue = h.a.flows.send_queue(f).unwrap();
+    assert_eq!(queue.len(), 1 + 9 + 1);
+    h.a.flows.abandon(f, big).unwrap();
+    let queue = h.a.flows.send_queue(f).unwrap();
+    let abandoned: Vec<u64> = queue
+        .iter()
+        .filter(|e| e.abandoned)
+        .map(|e| e.sequence_number)
+        .collect();
+    assert_eq!(abandoned, (2..=10).collect::<Vec<_>>());
+    h.a.flows.close(f).unwrap();
+    h.run_until(Duration::from_secs(10), |h| {
+        first_recv_flow(h).is_some_and(|rf| recv_complete(h, rf)) && send_complete(h, f)
+    })
+    .unwrap();
+    let rf = first_recv_flow(&h).unwrap();
+    assert_eq!(delivered(&h, rf), [0, 2]);
+    assert!(h.b.events().any(|e| *e
+        == FlowEvent::MessagesLost {
+            flow: rf,
+            first: 2,
+            last: 10
+        }));
+    assert!(h.a.events().any(|e| *e
+        == FlowEvent::MessageAbandoned {
+            flow: f,
+            message: big
+        }));
+    assert_drained(&h);
+}
+
+// RFC 7016 2.3.11.1.1 (metadata SHOULD NOT exceed 512 bytes) and 3.6.2.2 (a fragment must fit a
+// packet with the largest header and STARTUP_OPTIONS): clear errors from `open`.
+#[test]
+fn open_errors() {
+    let mut fs = rtmfp::flow::FlowSet::with_appendix_a(FlowConfig::default());
+    assert_eq!(
+        fs.open(&[0; 513], None, FlowOptions::default()),
+        Err(ApiError::MetadataTooLarge { len: 513, max: 512 })
+    );
+    assert!(fs.open(&[0; 512], None, FlowOptions::default()).is_ok());
+    let f = fs
+        .open(
+            b"x",
+            None,
+            FlowOptions {
+                flow_id: Some(77),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(fs.send_flow_info(f).unwrap().flow_id, 77);
+    assert_eq!(
+        fs.open(
+            b"x",
+            None,
+            FlowOptions {
+                flow_id: Some(77),
+                ..Default::default()
+            }
+        ),
+        Err(ApiError::FlowIdInUse(77))
+    );
+    let mut small = rtmfp::flow::FlowSet::with_appendix_a(FlowConfig {
+        max_packet_size: 40,
+        ..FlowConfig::default()
+    });
+    assert!(matches!(
+        small.open(&[0; 20], None, FlowOptions::default()),
+        Err(ApiError::PacketTooSmall {
+            max_packet_size: 40,
+            ..
+        })
+    ));
+    assert!(small.open(b"", None, FlowOptions::default()).is_ok());
 }

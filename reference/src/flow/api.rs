@@ -199,14 +199,22 @@ pub enum ApiError {
     /// A return association must name an RF_OPEN receiving flow (3.6.2.1).
     #[error("return association {0:?} is not an RF_OPEN receiving flow")]
     AssociationNotOpen(RecvFlowId),
-    /// The metadata is longer than allowed (2.3.11.1.1 recommends at most 512 bytes),
-    /// or too long to leave room for data in a packet.
+    /// The metadata is longer than allowed (2.3.11.1.1 recommends at most 512 bytes).
     #[error("metadata is {len} bytes; at most {max} allowed")]
     MetadataTooLarge {
         /// The metadata length.
         len: usize,
         /// The limit.
         max: usize,
+    },
+    /// The configured packet size leaves no room for data next to the largest
+    /// header and this flow's STARTUP_OPTIONS (3.6.2.2).
+    #[error("packets of {max_packet_size} bytes are too small for this flow: {needed} needed")]
+    PacketTooSmall {
+        /// The configured largest plain packet.
+        max_packet_size: usize,
+        /// The smallest packet that holds one byte of data with this flow's startup options.
+        needed: usize,
     },
     /// The requested wire flow ID belongs to a flow that is not yet F_CLOSED (3.6.2.1).
     #[error("flow ID {0} is in use")]

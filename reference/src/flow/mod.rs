@@ -640,17 +640,13 @@ impl FlowSet {
         let handle = SendFlowId(self.next_send);
         self.next_send += 1;
         let flow = SendFlow::new(handle, wire, metadata.to_vec(), association, opts.priority);
-        // The largest fragment must hold at least one byte (3.6.2.2).
-        let overhead = self
-            .config
-            .max_packet_size
-            .saturating_sub(flow.max_fragment_len(u64::MAX, self.config.max_packet_size));
-        if overhead >= self.config.max_packet_size {
-            return Err(ApiError::MetadataTooLarge {
-                len: metadata.len(),
-                max: metadata
-                    .len()
-                    .saturating_sub(overhead - self.config.max_packet_size + 1),
+        // A packet must have room for at least one byte of data next to the
+        // largest header and STARTUP_OPTIONS (3.6.2.2).
+        let needed = flow.fragment_overhead(u64::MAX) + 1;
+        if needed > self.config.max_packet_size {
+            return Err(ApiError::PacketTooSmall {
+                max_packet_size: self.config.max_packet_size,
+                needed,
             });
         }
         self.send_by_wire.insert(wire, handle);

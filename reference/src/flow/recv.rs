@@ -658,7 +658,7 @@ impl RecvFlow {
             }
         }
         let lost_through = match self.buffer.first_key_value() {
-            Some((&s, _)) if s <= csn => s - 1,
+            Some((&s, _)) if s <= csn => s.saturating_sub(1),
             _ => csn,
         };
         self.report_lost_until(lost_through, shared);

@@ -365,13 +365,21 @@ impl SendFlow {
     /// STARTUP_OPTIONS still fits `max_packet_size` (3.6.2.2). `fsnOffset` is
     /// at most `seq`, so its VLU is no longer than the sequence number's.
     pub(crate) fn max_fragment_len(&self, seq: u64, max_packet_size: usize) -> usize {
-        let overhead = MAX_HEADER_LEN
+        max_packet_size
+            .saturating_sub(self.fragment_overhead(seq))
+            .max(1)
+    }
+
+    /// The bytes around a fragment with sequence number `seq` in a packet: the
+    /// largest common header, the User Data chunk header and fields, and
+    /// STARTUP_OPTIONS (3.6.2.2).
+    pub(crate) fn fragment_overhead(&self, seq: u64) -> usize {
+        MAX_HEADER_LEN
             + chunk::HEADER_LEN
             + 1
             + vlu::encoded_len(self.flow_id)
             + 2 * vlu::encoded_len(seq)
-            + self.startup_options_len();
-        max_packet_size.saturating_sub(overhead).max(1)
+            + self.startup_options_len()
     }
 
     /// The send buffer cost of a message of `len` bytes.
@@ -780,7 +788,7 @@ impl SendFlow {
             self.cumulative_acked = self.cumulative_acked.max(cumulative);
         }
         let mut acked = Vec::new();
-        for r in acknowledged {
+        for r in acknowledged.iter().filter(|r| r.start() <= r.end()) {
             for (&seq, e) in self.queue.range(r.clone()) {
                 if e.ever_sent || e.abandoned {
                     acked.push(seq);
