@@ -368,6 +368,7 @@ fn check(work: &Workload, h: &Harness, out: &Outcome) -> Result<(), TestCaseErro
     for side in [Side::A, Side::B] {
         let p = peer(side);
         prop_assert!(p.window_violations.is_empty(), "{:?}", p.window_violations);
+        prop_assert!(p.ack_violations.is_empty(), "{:?}", p.ack_violations);
         prop_assert_eq!(p.empty_writes, 0);
         prop_assert_eq!(p.flows.outstanding_bytes(), 0);
         // (Flows that completed long ago may already be closed and reclaimed.)

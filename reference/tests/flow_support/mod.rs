@@ -167,6 +167,11 @@ pub struct Peer {
     /// Window violations seen (a data chunk sent while F_OUTSTANDING_BYTES >= the last
     /// received window, without EXCEPTION): must stay empty.
     pub window_violations: Vec<String>,
+    /// Per receiving flow (wire ID): the highest FSN received.
+    pub highest_fsn: BTreeMap<u64, u64>,
+    /// Acknowledgements sent with a cumulative ack below the highest FSN received
+    /// (RFC 7016 3.6.3.2 step 12): must stay empty.
+    pub ack_violations: Vec<String>,
 }
 
 impl Peer {
@@ -183,6 +188,8 @@ impl Peer {
             largest_packet: 0,
             last_window: BTreeMap::new(),
             window_violations: Vec::new(),
+            highest_fsn: BTreeMap::new(),
+            ack_violations: Vec::new(),
         }
     }
 
@@ -240,6 +247,20 @@ impl Peer {
                     ));
                 }
                 *added.entry(flow_id).or_default() += c.encoded_len() as u64;
+            }
+        }
+        for c in &w.chunks {
+            let (flow_id, cumulative) = match c {
+                Chunk::BitmapAck(a) => (a.flow_id, a.cumulative_ack),
+                Chunk::RangeAck(a) => (a.flow_id, a.cumulative_ack),
+                _ => continue,
+            };
+            if let Some(&fsn) = self.highest_fsn.get(&flow_id)
+                && cumulative < fsn
+            {
+                self.ack_violations.push(format!(
+                    "flow {flow_id}: cumulative ack {cumulative} below FSN {fsn}"
+                ));
             }
         }
         let (ts, echo) = self.timestamps(now);
@@ -300,6 +321,10 @@ impl Peer {
         self.flows.begin_packet(now, p.header.time_critical_reverse);
         for d in p.decoded_chunks() {
             let chunk = d.chunk.expect("our own chunks decode");
+            if let Some(pos) = d.position {
+                let fsn = self.highest_fsn.entry(pos.flow_id).or_default();
+                *fsn = (*fsn).max(pos.forward_sequence_number);
+            }
             match &chunk {
                 Chunk::BitmapAck(a) => {
                     self.last_window
