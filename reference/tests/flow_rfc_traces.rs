@@ -150,6 +150,7 @@ impl Sender {
 }
 
 // RFC 7016 3.6.2.8 Figure 20: normal flow with no loss, flow ID 2.
+// spec: 7016-3.6.2.3-e, 7016-3.6.2.3-n, 7016-3.6.2.3.1-a, 7016-3.6.2.3.2-a, 7016-3.6.2.3.2-b, 7016-3.6.2-b
 #[test]
 fn rfc7016_3_6_2_8_figure_20_normal_flow() {
     let mut s = Sender::new(2);
@@ -174,6 +175,7 @@ fn rfc7016_3_6_2_8_figure_20_normal_flow() {
 // RFC 7016 3.6.2.8 Figure 21: sequence numbers 31, 33 and 60 lost; 33 retransmitted; 31 and 60
 // abandoned (their messages have lifetimes that expire before the loss is detected); line 25 is
 // a Forward Sequence Number Update (3.6.2.7.1).
+// spec: 7016-3.6.2.3-d, 7016-3.6.2.3-f, 7016-3.6.2.3-g, 7016-3.6.2.3-h, 7016-3.6.2.3-i, 7016-3.6.2.3-n, 7016-3.6.2.3-p, 7016-3.6.2.3-s, 7016-3.6.2.4-d, 7016-3.6.2.5-a, 7016-3.6.2.5-b, 7016-3.6.2.5-d, 7016-3.6.2.5-e, 7016-3.6.2.5-f, 7016-3.6.2.5-g, 7016-3.6.2.7.1-a
 #[test]
 fn rfc7016_3_6_2_8_figure_21_flow_with_loss() {
     let mut s = Sender::new(3);
@@ -356,6 +358,7 @@ fn flat(r: Vec<core::ops::RangeInclusive<u64>>) -> Vec<(u64, u64)> {
 }
 
 // RFC 7016 3.6.3.4.7 Figure 23: the receiver's side of Figure 21's loss of 31 and 33.
+// spec: 7016-3.6.3.2-h, 7016-3.6.3.2-l, 7016-3.6.3.2-m, 7016-3.6.3.2-n, 7016-3.6.3.2-q, 7016-3.6.3.4.1-c, 7016-3.6.3.4.1-d, 7016-3.6.3.4.1-j, 7016-3.6.3.3-g, 7016-3.6.1.2-f, 7016-3.6.1.3-b
 #[test]
 fn rfc7016_3_6_3_4_7_figure_23_receiver() {
     let mut r = Receiver::new();

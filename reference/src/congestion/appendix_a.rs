@@ -231,6 +231,7 @@ mod tests {
     }
 
     // RFC 7016 A.2: initial values.
+    // spec: 7016-A.2-a, 7016-3.5.2-e
     #[test]
     fn a2_initial_state() {
         let cc = AppendixA::new();
@@ -241,6 +242,7 @@ mod tests {
     }
 
     // RFC 7016 A.2 Figure 25, slow start branch: INCREASE = ACKED_BYTES_THIS_PACKET, capped at SMSS.
+    // spec: 7016-A.2-n, 7016-A.2-o, 7016-A.2-s
     #[test]
     fn a2_figure_25_slow_start() {
         let mut cc = AppendixA::new();
@@ -261,6 +263,7 @@ mod tests {
 
     // RFC 7016 A.2 Figure 25, loss: SSTHRESH = MAX(PRE_ACK_OUTSTANDING / 2, CWND_INIT), or 7/8
     // above 67200 bytes with FASTGROW_ALLOWED, or 7/8 whenever TC_SENT.
+    // spec: 7016-A.2-m
     #[test]
     fn a2_figure_25_loss() {
         let mut cc = AppendixA::new();
@@ -295,6 +298,7 @@ mod tests {
     }
 
     // RFC 7016 A.2 Figure 25, congestion avoidance with FASTGROW_ALLOWED: 48 bytes per AITHRESH.
+    // spec: 7016-A.2-p
     #[test]
     fn a2_figure_25_congestion_avoidance() {
         let mut cc = AppendixA::new();
@@ -313,6 +317,7 @@ mod tests {
 
     // RFC 7016 3.5.2.1 and A.2: a TCR within 800 ms disables slow start (SSTHRESH behaves as 0)
     // and limits growth to 24 bytes per AITHRESH (384 bytes or 0.5% per round trip).
+    // spec: 7016-3.5.2.1-a, 7016-3.5.2.1-b, 7016-A.2-b, 7016-A.2-r
     #[test]
     fn tcr_clamps_slow_start() {
         let mut cc = AppendixA::new();
@@ -346,6 +351,7 @@ mod tests {
 
     // RFC 7016 3.5.2.1: unless this session sends time critical data itself, in which case
     // slow start runs at a quarter rate (CEIL(ACKED / 4)).
+    // spec: 7016-A.2-c, 7016-A.2-q
     #[test]
     fn tc_sender_slow_starts_at_a_quarter() {
         let mut cc = AppendixA::new();
@@ -362,6 +368,7 @@ mod tests {
     }
 
     // RFC 7016 A.2 Figure 24: timeout.
+    // spec: 7016-A.2-e
     #[test]
     fn a2_figure_24_timeout() {
         let mut cc = AppendixA::new();
@@ -394,6 +401,7 @@ mod tests {
         // grows by at most SMSS, and in total by at most the bytes acknowledged (additive
         // increase may spend bytes accumulated over earlier packets), except for the step back
         // up to CWND_INIT after a timeout.
+        // spec: 7016-3.5.2-c
         #[test]
         fn growth_never_exceeds_slow_start(events in proptest::collection::vec((0u8..8, 0u64..100_000, 0u64..5000, 0u64..2000), 1..200)) {
             let mut cc = AppendixA::new();

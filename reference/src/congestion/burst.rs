@@ -47,6 +47,7 @@ mod tests {
     use super::*;
 
     // RFC 7016 3.5.2.3: the seventh data packet waits for an acknowledgement or a timeout.
+    // spec: 7016-3.5.2.3-c, 7016-3.5.2.3-d, 7016-3.5.2.3-e, 7016-3.5.2.3-f
     #[test]
     fn six_packets_then_wait() {
         let mut b = BurstAvoidance::new();

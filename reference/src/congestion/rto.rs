@@ -111,6 +111,7 @@ mod tests {
     }
 
     // RFC 7016 3.5.2.2: initial values.
+    // spec: 7016-3.5.2.2-l
     #[test]
     fn initial_values() {
         let r = Rto::new();
@@ -118,6 +119,7 @@ mod tests {
     }
 
     // RFC 7016 3.5.2.2 steps 5-8, computed by hand.
+    // spec: 7016-3.5.2.2-a, 7016-3.5.2.2-r, 7016-3.5.2.2-s, 7016-3.5.2.2-t, 7016-3.5.2.2-u
     #[test]
     fn samples() {
         let mut r = Rto::new();
@@ -142,6 +144,7 @@ mod tests {
     }
 
     // RFC 7016 3.5.2.2: backoff by 1.4142, capped at 10 s, never below MRTO.
+    // spec: 7016-3.5.2.2-w, 7016-3.5.2.2-x, 7016-3.5.2.2-y
     #[test]
     fn backoff() {
         let mut r = Rto::new();
@@ -160,6 +163,7 @@ mod tests {
     }
 
     // RFC 7016 3.5.2.2 steps 2-4: modular tick difference, invalid above 32767.
+    // spec: 7016-3.5.2.2-o, 7016-3.5.2.2-p, 7016-3.5.2.2-q
     #[test]
     fn rtt_from_timestamp_echo() {
         assert_eq!(rtt_sample(110, 100), Some(ms(40)));

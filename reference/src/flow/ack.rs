@@ -163,6 +163,7 @@ mod tests {
     }
 
     // RFC 7016 3.6.3.2, 3.6.3.4.4, 3.6.3.4.5: the timing state.
+    // spec: 7016-3.6.3.2-o, 7016-3.6.3.2-q, 7016-3.6.3.4.4-a, 7016-3.6.3.4.5-c
     #[test]
     fn timing_state() {
         let mut a = AckState::default();
@@ -183,6 +184,7 @@ mod tests {
     }
 
     // RFC 7016 3.6.3.4.3: the more compact encoding; 3.6.3.7: Flow Exception Report first.
+    // spec: 7016-3.6.3.4.3-a, 7016-3.6.3.4.3-b, 7016-3.6.3.4.3-c
     #[test]
     fn construct() {
         let mut set = SequenceSet::new();
@@ -203,6 +205,7 @@ mod tests {
     }
 
     // RFC 7016 3.6.3.4.2: truncation keeps the cumulative ack and the lowest ranges.
+    // spec: 7016-3.6.3.4.2-a, 7016-3.6.3.4.2-b
     #[test]
     fn truncation() {
         let mut set = SequenceSet::new();

@@ -79,6 +79,9 @@ pub enum RejectReason {
     AssociationNotOpen(u64),
     /// An option the implementation does not know, with a type below 8192.
     UnknownOption(u64),
+    /// More than one Return Flow Association option (3.6.1.1 forbids it to the
+    /// sender; spec/ambiguities.md AMB-7016-16).
+    TwoAssociations,
 }
 
 /// Something the user should know; plain data, so a simulator can log it.
@@ -344,6 +347,8 @@ pub struct FlowStats {
     pub dropped_too_many_ranges: u64,
     /// Fragments for a new flow dropped because of the receiving flow limit.
     pub dropped_too_many_flows: u64,
+    /// Fragments ignored as malformed: not abandoned, yet not above their FSN (2.3.11).
+    pub malformed_fragments: u64,
     /// Receiving flows rejected by the implementation (3.6.3.1, 3.6.3.2 step 4).
     pub flows_rejected: u64,
     /// Acknowledgements for unknown or finished sending flows, ignored.

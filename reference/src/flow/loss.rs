@@ -129,6 +129,7 @@ mod tests {
     use super::*;
 
     // RFC 7016 3.6.2.5: fragments sent before the highest acknowledged one are NAK candidates.
+    // spec: 7016-3.6.2.5-d, 7016-3.6.2.5-e, 7016-3.6.2.5-f
     #[test]
     fn nak_candidates_are_below_max_tsn_ack() {
         let mut l = Loss::new();
@@ -149,6 +150,7 @@ mod tests {
         assert_eq!(l.max_tsn_ack(), 3);
     }
 
+    // spec: 7016-3.6.2.6-d, 7016-3.6.2.6-e
     #[test]
     fn alarm() {
         let mut l = Loss::new();

@@ -225,6 +225,10 @@ impl FlowSet {
     /// A User Data or Next User Data fragment (3.6.3.2; 3.6.3.1 for a new flow).
     pub fn on_user_data(&mut self, now: Instant, frag: ReceivedFragment) {
         self.packet.any_user_data = true;
+        if frag.is_malformed() {
+            self.shared.stats.malformed_fragments += 1;
+            return;
+        }
         let limits = self.recv_limits();
         if let Some(id) = self.recv_by_wire.get(&frag.flow_id).copied() {
             if let Some(flow) = self.recv.get_mut(&id) {
@@ -248,6 +252,9 @@ impl FlowSet {
         let mut association = None;
         let reason = match (frag.metadata(), frag.association()) {
             (None, _) => Some(RejectReason::NoMetadata),
+            (Some(_), Some(_)) if frag.association_count() > 1 => {
+                Some(RejectReason::TwoAssociations)
+            }
             (Some(_), Some(wire)) => match self.send_by_wire.get(&wire) {
                 None => Some(RejectReason::UnknownAssociation(wire)),
                 Some(sid) => {

@@ -123,6 +123,23 @@ impl ReceivedFragment {
         })
     }
 
+    /// How many Return Flow Association options the fragment carries.
+    pub fn association_count(&self) -> usize {
+        self.options
+            .iter()
+            .flatten()
+            .filter(|o| matches!(o, UserDataOption::ReturnFlowAssociation(_)))
+            .count()
+    }
+
+    /// Whether the fragment breaks the 2.3.11 rules a receiver can check: a
+    /// non-abandoned fragment needs a sequence number above its FSN (fsnOffset
+    /// not 0, which also rules out sequence number 0). Such a chunk is ignored
+    /// as malformed (spec/ambiguities.md AMB-7016-15).
+    pub fn is_malformed(&self) -> bool {
+        !self.flags.abandon && self.forward_sequence_number >= self.sequence_number
+    }
+
     /// The return flow association option, if any.
     pub fn association(&self) -> Option<u64> {
         self.options.iter().flatten().find_map(|o| match o {
@@ -218,6 +235,8 @@ pub struct RecvFlow {
     should_ack: bool,
     /// EXCEPTION_CODE.
     exception_code: u64,
+    /// Whether the flow was rejected (it stays so through RF_COMPLETE_LINGER).
+    rejected: bool,
     state: RecvFlowState,
     suspended: bool,
     mode: DeliveryMode,
@@ -250,6 +269,7 @@ impl RecvFlow {
             prev_rwnd: None,
             should_ack: false,
             exception_code: 0,
+            rejected: false,
             state: RecvFlowState::RF_OPEN,
             suspended: false,
             mode,
@@ -281,9 +301,14 @@ impl RecvFlow {
         self.should_ack && self.state != RecvFlowState::RF_CLOSED
     }
 
-    /// The exception code to report, when RF_REJECTED.
+    /// The exception code to report with every acknowledgement, once rejected
+    /// (3.6.3.7). A rejected flow that completes keeps reporting it in
+    /// RF_COMPLETE_LINGER: 3.6.3.4.3 names only RF_REJECTED, but the
+    /// acknowledgement that completes the flow may be the first the sender
+    /// sees, and without the report it would take the discarded messages for
+    /// delivered (spec/state-machines/receiving_flow.yaml does the same).
     pub(crate) fn rejection(&self) -> Option<u64> {
-        (self.state == RecvFlowState::RF_REJECTED).then_some(self.exception_code)
+        self.rejected.then_some(self.exception_code)
     }
 
     /// An acknowledgement with `blocks` went out (3.6.3.4.5 steps 5 and 6).
@@ -339,6 +364,7 @@ impl RecvFlow {
             return;
         }
         self.state = RecvFlowState::RF_REJECTED;
+        self.rejected = true;
         shared.recv_buffered -= self.buffered_size;
         self.buffered_size = 0;
         self.buffer.clear();
@@ -774,6 +800,7 @@ mod tests {
     use FragmentControl::{Begin, End, Middle, Whole};
 
     // RFC 7016 3.6.3.3: complete messages in order; abandoned segments discarded; gaps reported.
+    // spec: 7016-3.6.3.3-h, 7016-3.6.3.3-i, 7016-3.6.3.3-j, 7016-3.6.3.3-k, 7016-3.6.1.2-f
     #[test]
     fn ordered_delivery_with_gaps() {
         let (mut f, mut s) = new_flow(DeliveryMode::Ordered);
@@ -806,6 +833,7 @@ mod tests {
     }
 
     // RFC 7016 3.6.3.8 / 2.3.11: an abandoned final marker completes the flow without a gap report.
+    // spec: 7016-3.6.3.8-a, 7016-3.6.3.8-b, 7016-3.6.3.8-c
     #[test]
     fn completion_with_abandoned_final_marker() {
         let (mut f, mut s) = new_flow(DeliveryMode::Ordered);
@@ -823,6 +851,7 @@ mod tests {
     }
 
     // RFC 7016 3.6.3.5: window in 1024-byte blocks, at least one unless suspended or capacity 0.
+    // spec: 7016-3.6.3.5-a, 7016-3.6.3.5-b, 7016-3.6.3.5-d, 7016-3.6.3.5-e, 7016-3.6.3.5-f, 7016-3.6.3.5-g
     #[test]
     fn window_calculation() {
         let (mut f, mut s) = new_flow(DeliveryMode::Ordered);

@@ -994,6 +994,7 @@ mod tests {
     }
 
     // RFC 7016 3.6.2.2: each fragment fits a maximum-size packet with STARTUP_OPTIONS.
+    // spec: 7016-3.6.2.2-b, 7016-3.6.2.2-c, 7016-3.6.2.3.1-a, 7016-3.6.2.3.2-b
     #[test]
     fn fragments_fit_the_packet_with_startup_options() {
         let (mut f, mut s) = flow();
@@ -1042,6 +1043,7 @@ mod tests {
     }
 
     // RFC 7016 3.6.2.11: close marks an unsent tail final, or queues an abandoned final entry.
+    // spec: 7016-3.6.2.11-a, 7016-3.6.2.11-b, 7016-3.6.2.11-c, 7016-3.6.2.11-d, 7016-3.6.2.11-e, 7016-3.6.2.11-f
     #[test]
     fn close_sets_final_sn() {
         let (mut f, mut s) = flow();
@@ -1077,6 +1079,7 @@ mod tests {
     }
 
     // RFC 7016 3.6.2.3: FSN rules and trimming; 3.6.2.7.1 FSN Update.
+    // spec: 7016-3.6.2.3-d, 7016-3.6.2.3-e, 7016-3.6.2.3-f, 7016-3.6.2.3-g, 7016-3.6.2.7.1-a
     #[test]
     fn fsn_and_trimming() {
         let (mut f, mut s) = flow();
@@ -1106,6 +1109,7 @@ mod tests {
     }
 
     // RFC 7016 3.6.2.9: no new data while F_OUTSTANDING_BYTES >= RX_BUFFER_SIZE, unless EXCEPTION.
+    // spec: 7016-3.6.2.9-a, 7016-3.6.2.10-a, 7016-3.6.2.10-b, 7016-3.6.2.10-c
     #[test]
     fn flow_control_and_exception() {
         let (mut f, mut s) = flow();
@@ -1140,6 +1144,7 @@ mod tests {
     }
 
     // RFC 7016 3.6.2.9.1: probe within 1 s, then periods from max(1 s, ERTO) doubling to max(60 s, ERTO).
+    // spec: 7016-3.6.2.9.1-c, 7016-3.6.2.9.1-d, 7016-3.6.2.9.1-e, 7016-3.6.2.9.1-f, 7016-3.6.2.9.1-g
     #[test]
     fn probe_schedule() {
         let (mut f, mut s) = flow();

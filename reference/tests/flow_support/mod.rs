@@ -170,7 +170,8 @@ pub struct Peer {
     /// Per receiving flow (wire ID): the highest FSN received.
     pub highest_fsn: BTreeMap<u64, u64>,
     /// Acknowledgements sent with a cumulative ack below the highest FSN received
-    /// (RFC 7016 3.6.3.2 step 12): must stay empty.
+    /// (RFC 7016 3.6.3.2 step 12), and User Data chunks breaking 2.3.11 (sequence number 0,
+    /// fsnOffset 0 without the abandon flag): must stay empty.
     pub ack_violations: Vec<String>,
 }
 
@@ -250,6 +251,12 @@ impl Peer {
             }
         }
         for c in &w.chunks {
+            if let Chunk::UserData(u) = c
+                && (u.sequence_number == 0 || (u.fsn_offset == 0 && !u.flags.abandon))
+            {
+                self.ack_violations
+                    .push(format!("User Data breaking 2.3.11: {u:?}"));
+            }
             let (flow_id, cumulative) = match c {
                 Chunk::BitmapAck(a) => (a.flow_id, a.cumulative_ack),
                 Chunk::RangeAck(a) => (a.flow_id, a.cumulative_ack),
