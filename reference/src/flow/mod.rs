@@ -355,7 +355,16 @@ impl FlowSet {
         }
         self.cc.on_packet_end(now);
         self.packet = PacketMarks::default();
+        self.settle_acks();
         self.check_writable();
+    }
+
+    /// ACK_NOW with no receiving flow ready to acknowledge means there is no
+    /// work to do: clear it with RX_DATA_PACKETS and DELACK_ALARM (3.6.3.4.5 step 2).
+    fn settle_acks(&mut self) {
+        if self.shared.ack.ack_now && !self.any_ready_to_ack() {
+            self.shared.ack.all_acknowledged();
+        }
     }
 
     // ---- transmit side ------------------------------------------------------
@@ -555,6 +564,7 @@ impl FlowSet {
         for id in closed {
             self.reclaim_recv(id);
         }
+        self.settle_acks();
         self.check_writable();
     }
 
