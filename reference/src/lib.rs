@@ -5,7 +5,9 @@
 //! callers hand it `(now, from, datagram)` and take datagrams, events and the
 //! next deadline back. Modules are named after the RFC concepts they implement.
 
+pub mod congestion;
 pub mod crypto;
+pub mod flow;
 pub mod random;
 pub mod time;
 pub mod wire;
