@@ -415,6 +415,10 @@ impl<'a> Iterator for DecodedChunks<'a> {
                 Ok(position) => (Ok(Chunk::NextUserData(nud)), Some(position)),
                 Err(e) => (Err(e), None),
             },
+            Err(e) if matches!(raw.chunk_type, chunk::USER_DATA | chunk::NEXT_USER_DATA) => {
+                self.resolver.malformed();
+                (Err(e), None)
+            }
             other => (other, None),
         };
         Some(DecodedChunk {

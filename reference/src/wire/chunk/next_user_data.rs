@@ -121,6 +121,14 @@ impl Resolver {
         position
     }
 
+    /// Records a User Data or Next User Data chunk that failed to decode: the
+    /// Next User Data chunks after it have no position until the next valid
+    /// User Data chunk (spec/ambiguities.md AMB-7016-13), rather than attaching
+    /// to an earlier chunk, possibly of another flow.
+    pub fn malformed(&mut self) {
+        self.last = None;
+    }
+
     /// Resolves a (well-formed) Next User Data chunk that starts at absolute
     /// `offset`. Fails when no User Data or Next User Data precedes it in the
     /// packet, or when its sequence number would exceed 2^64 - 1.
@@ -153,6 +161,31 @@ mod tests {
     use crate::wire::chunk::Chunk;
     use crate::wire::chunk::testing::*;
     use crate::wire::packet::PlainPacket;
+
+    // RFC 7016 2.3.12 with 2.3: a Next User Data after a malformed User Data has no
+    // position (AMB-7016-13) until the next valid User Data chunk.
+    // spec: 7016-2.3.12-a
+    #[test]
+    fn next_user_data_after_a_malformed_user_data_is_an_orphan() {
+        let packet = [
+            0x01, // mode 1, no timestamps
+            0x10, 0x00, 0x01, 0x00, // User Data cut after its flags: malformed
+            0x11, 0x00, 0x02, 0x00, 0xaa, // Next User Data: orphan
+            0x10, 0x00, 0x05, 0x00, 0x02, 0x05, 0x03, 0xbb, // User Data flow 2 seq 5 fsn 2
+            0x11, 0x00, 0x02, 0x00, 0xcc, // Next User Data: flow 2 seq 6
+        ];
+        let p = PlainPacket::decode(&packet).unwrap();
+        let d: Vec<_> = p.decoded_chunks().collect();
+        assert_eq!(d.len(), 4);
+        assert!(d[0].chunk.is_err());
+        let orphan = d[1].chunk.as_ref().unwrap_err();
+        assert_eq!((orphan.field, orphan.offset), ("precedingUserData", 5));
+        assert!(d[1].position.is_none());
+        assert_eq!(
+            d[3].position.map(|p| (p.flow_id, p.sequence_number)),
+            Some((2, 6))
+        );
+    }
 
     // RFC 7016 2.3.12 Figure 3: User Data (flow 2, seq 5, fsn 2) then two Next User Data chunks.
     // spec: 7016-2.3.12-b, 7016-2.3.12-c
