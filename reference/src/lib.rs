@@ -6,6 +6,8 @@
 //! next deadline back. Modules are named after the RFC concepts they implement.
 
 pub mod crypto;
+pub mod endpoint;
 pub mod random;
+pub mod session;
 pub mod time;
 pub mod wire;
