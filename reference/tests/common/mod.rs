@@ -335,7 +335,7 @@ impl Net {
     fn deliver(&mut self, d: Datagram) {
         let now = self.now;
         // A NAT's public address first.
-        for n in &mut self.nodes {
+        for n in self.nodes.iter_mut().filter(|n| n.up) {
             if let Some(nat) = n.nat.as_mut()
                 && nat.public == d.to
             {
@@ -343,17 +343,13 @@ impl Net {
                     nat.filtered += 1;
                     return;
                 }
-                if n.up {
-                    n.ep.handle_datagram(now, d.from, &d.data);
-                }
+                n.ep.handle_datagram(now, d.from, &d.data);
                 return;
             }
         }
-        for n in &mut self.nodes {
+        for n in self.nodes.iter_mut().filter(|n| n.up) {
             if n.nat.is_none() && (n.addr == d.to || n.aliases.contains(&d.to)) {
-                if n.up {
-                    n.ep.handle_datagram(now, d.from, &d.data);
-                }
+                n.ep.handle_datagram(now, d.from, &d.data);
                 return;
             }
         }
