@@ -135,7 +135,8 @@ impl Core {
     /// Sends a startup packet (mode 3, Default Session Key) to `to` under
     /// session ID `session_id`: whole if the datagram fits
     /// [`EndpointConfig::max_startup_datagram`], else as Packet Fragments
-    /// (3.4), all through the startup rate limit.
+    /// (3.4), all through the startup rate limit. Returns whether every
+    /// datagram was queued.
     pub(crate) fn send_startup(
         &mut self,
         _now: Instant,
@@ -143,7 +144,7 @@ impl Core {
         session_id: u32,
         plain: &[u8],
         packet_id: Option<u64>,
-    ) {
+    ) -> bool {
         let limit = self.default_cipher.max_plain_len(
             self.config
                 .max_startup_datagram
@@ -157,9 +158,11 @@ impl Core {
             fragment(plain, Mode::Startup, id, limit)
         };
         let mut encrypted = Vec::new();
+        let mut all = !packets.is_empty();
         for p in packets {
             if self.default_cipher.encrypt(&p, &mut encrypted).is_err() {
                 self.stats.drops.count(DropReason::SendFailed);
+                all = false;
                 continue;
             }
             let mut contents = Vec::with_capacity(encrypted.len() + 4);
@@ -169,8 +172,10 @@ impl Core {
                 contents,
             }) {
                 self.stats.drops.count(DropReason::StartupQueueFull);
+                all = false;
             }
         }
+        all
     }
 }
 

@@ -156,8 +156,9 @@ impl Session {
             endpoint_discriminator: epd.clone(),
             tag: o.tag.clone(),
         });
-        if let Some(plain) = startup_packet(chunk) {
-            core.send_startup(now, c.addr, 0, &plain, None);
+        if let Some(plain) = startup_packet(chunk)
+            && core.send_startup(now, c.addr, 0, &plain, None)
+        {
             core.stats.ihellos_sent += 1;
             self.stats.ihellos_sent += 1;
         }
@@ -174,9 +175,10 @@ impl Session {
             return;
         };
         // The same packet ID every time: fragments of different attempts combine.
-        core.send_startup(now, dest, 0, plain, Some(o.iikeying_packet_id));
-        core.stats.iikeyings_sent += 1;
-        self.stats.iikeyings_sent += 1;
+        if core.send_startup(now, dest, 0, plain, Some(o.iikeying_packet_id)) {
+            core.stats.iikeyings_sent += 1;
+            self.stats.iikeyings_sent += 1;
+        }
         o.iikeying_next = Some(now + o.iikeying_interval);
         o.iikeying_interval = core.config.iikeying_backoff.next(o.iikeying_interval);
     }
@@ -243,8 +245,9 @@ impl Core {
             cookie: self.cookies.make(now, to),
             responder_certificate: self.profile.near_certificate().to_vec(),
         });
-        if let Some(plain) = startup_packet(chunk) {
-            self.send_startup(now, to, 0, &plain, None);
+        if let Some(plain) = startup_packet(chunk)
+            && self.send_startup(now, to, 0, &plain, None)
+        {
             self.stats.rhellos_sent += 1;
         }
     }
@@ -259,8 +262,8 @@ impl Core {
         if let Some(plain) = startup_packet(Chunk::Redirect(Redirect {
             tag_echo: tag,
             destinations,
-        })) {
-            self.send_startup(now, to, 0, &plain, None);
+        })) && self.send_startup(now, to, 0, &plain, None)
+        {
             self.stats.redirects_sent += 1;
         }
     }
@@ -530,8 +533,9 @@ impl Endpoint {
                     old_cookie: c.cookie_echo,
                     new_cookie: core.cookies.make(now, from),
                 });
-                if let Some(plain) = startup_packet(chunk) {
-                    core.send_startup(now, from, c.initiator_session_id, &plain, None);
+                if let Some(plain) = startup_packet(chunk)
+                    && core.send_startup(now, from, c.initiator_session_id, &plain, None)
+                {
                     core.stats.cookie_changes_sent += 1;
                 }
                 return;
@@ -589,8 +593,9 @@ impl Endpoint {
                     let (to, sid) = (from, s.send_id);
                     if let Some(a) = s.answered.as_ref() {
                         let plain = a.rikeying_packet.clone();
-                        core.send_startup(now, to, sid, &plain, None);
-                        core.stats.rikeyings_sent += 1;
+                        if core.send_startup(now, to, sid, &plain, None) {
+                            core.stats.rikeyings_sent += 1;
+                        }
                     }
                     return;
                 }
@@ -666,8 +671,9 @@ impl Endpoint {
         s.far_canonical_epd = core.profile.canonical_epd(cert).ok();
         s.far_certificate = Some(c.initiator_certificate.clone());
         s.open(core, now, keying.keys, c.initiator_session_id);
-        core.send_startup(now, from, c.initiator_session_id, &plain, None);
-        core.stats.rikeyings_sent += 1;
+        if core.send_startup(now, from, c.initiator_session_id, &plain, None) {
+            core.stats.rikeyings_sent += 1;
+        }
         s.answered = Some(Answered {
             skic: c.session_key_initiator_component,
             rikeying_packet: plain,
