@@ -46,7 +46,7 @@ fn big_pair(len: usize, limit: usize) -> Net {
     net
 }
 
-// spec: 7016-3.4-a, 7016-3.4-b, 7016-3.4-d, 7016-2.3.1-b, 7016-2.3.1-c, 7016-2.3.1-d, 7016-2.3.1-e
+// spec: 7016-3.4-a, 7016-3.4-b, 7016-3.4-c, 7016-3.4-d, 7016-2.3.1-b, 7016-2.3.1-c, 7016-2.3.1-d, 7016-2.3.1-e
 #[test]
 fn large_certificates_fragment_rhello_and_iikeying() {
     let mut net = big_pair(3000, 1472);

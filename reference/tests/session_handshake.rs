@@ -214,3 +214,160 @@ fn an_ihello_for_someone_else_gets_no_answer() {
     );
     assert_eq!(net.nodes[1].ep.footprint().sessions, 0);
 }
+
+// What each handshake chunk carries (RFC 7016 2.3.2 to 2.3.8, 3.5.1.1.1, 3.5.1.1.2).
+// spec: 7016-2.3.2-a, 7016-2.3.4-a, 7016-2.3.4-b, 7016-2.3.4-d, 7016-2.3.7-a, 7016-2.3.7-b, 7016-2.3.7-d, 7016-2.3.8-a, 7016-2.2.2-d, 7016-3.5.1.1.1-d, 7016-3.5.1.1.1-e, 7016-3.5.1.1.1-f, 7016-3.5.1.1.1-r, 7016-3.5.1.1.2-q
+#[test]
+fn handshake_chunks_carry_what_the_rfc_says() {
+    use rtmfp::wire::Chunk;
+    let mut net = two_transparent();
+    // A second, concurrent opening session gets a different tag.
+    let now = net.now;
+    let other = net
+        .ep(0)
+        .connect(now, b"carol".to_vec(), &[addr("198.51.100.1:1")])
+        .unwrap();
+    let h = net.connect(0, 1);
+    assert!(net.run_until(secs(1), |n| n.state(0, h) == SessionState::S_OPEN));
+    let r = net.incoming(1).unwrap();
+    let (a, b) = (net.info(0, h), net.info(1, r));
+    let find = |t: u8| {
+        net.log
+            .iter()
+            .find(|l| l.has(t) && l.to != addr("198.51.100.1:1"))
+            .unwrap()
+    };
+    let (ih, rh, ik, rk) = (
+        find(chunk::IHELLO),
+        find(chunk::RHELLO),
+        find(chunk::IIKEYING),
+        find(chunk::RIKEYING),
+    );
+    for l in [ih, rh, ik, rk] {
+        let (_, p) = open_transparent(&l.data).unwrap();
+        assert_eq!(p.header.mode, rtmfp::wire::Mode::Startup);
+    }
+    assert_eq!((ih.session_id, rh.session_id, ik.session_id), (0, 0, 0));
+    let [Chunk::IHello(ihello)] = &chunks_of(&ih.data)[..] else {
+        panic!()
+    };
+    let [Chunk::RHello(rhello)] = &chunks_of(&rh.data)[..] else {
+        panic!()
+    };
+    let [Chunk::IIKeying(iik)] = &chunks_of(&ik.data)[..] else {
+        panic!()
+    };
+    let [Chunk::RIKeying(rik)] = &chunks_of(&rk.data)[..] else {
+        panic!()
+    };
+    assert_eq!(ihello.endpoint_discriminator, b"bob");
+    assert_eq!(ihello.tag.len(), 16);
+    let other_tag = net
+        .log
+        .iter()
+        .find(|l| l.to == addr("198.51.100.1:1"))
+        .map(|l| match &chunks_of(&l.data)[0] {
+            Chunk::IHello(i) => i.tag.clone(),
+            _ => unreachable!(),
+        })
+        .unwrap();
+    assert_ne!(other_tag, ihello.tag);
+    assert_eq!(net.state(0, other), SessionState::S_IHELLO_SENT);
+    assert_eq!(rhello.tag_echo, ihello.tag);
+    assert_eq!(rhello.responder_certificate, b"bob");
+    assert_eq!(iik.cookie_echo, rhello.cookie);
+    assert_eq!(iik.initiator_session_id, a.receive_session_id);
+    assert_eq!(iik.initiator_certificate, b"alice");
+    assert_eq!(iik.session_key_initiator_component.len(), 8);
+    assert_eq!(rik.responder_session_id, b.receive_session_id);
+    assert_eq!(rk.session_id, iik.initiator_session_id);
+    // The transparent profile's nonces are the keying components.
+    assert_eq!(
+        a.near_nonce.as_deref(),
+        Some(&iik.session_key_initiator_component[..])
+    );
+    assert_eq!(
+        a.far_nonce.as_deref(),
+        Some(&rik.session_key_responder_component[..])
+    );
+}
+
+fn passworded(id: &str, secret: &str) -> FlashConfig {
+    use rtmfp::crypto::flash::signature::{Password, SignaturePolicy};
+    let p = Password::new(id.as_bytes().to_vec(), secret.as_bytes().to_vec());
+    FlashConfig {
+        signature: SignaturePolicy {
+            sign_with: vec![p.clone()],
+            verify_with: vec![p],
+            require: true,
+        },
+        ..small_flash()
+    }
+}
+
+// Signatures are checked on both keying chunks (RFC 7425 4.3.5 Simple Password).
+// spec: 7016-2.3.7-e, 7016-2.3.8-c, 7016-3.5.1.1.2-l, 7016-3.5.1.1.1-v
+#[test]
+fn keying_signatures_are_verified_both_ways() {
+    // Same password: opens.
+    let mut net = Net::new();
+    net.add(
+        "a",
+        "192.0.2.1:1000",
+        config(),
+        Box::new(flash(passworded("k", "s"), 1)),
+        1,
+    );
+    net.add(
+        "b",
+        "192.0.2.2:2000",
+        config(),
+        Box::new(flash(passworded("k", "s"), 2)),
+        2,
+    );
+    let (h, _) = net.open(0, 1);
+    assert_eq!(net.state(0, h), SessionState::S_OPEN);
+
+    // The initiator signs wrongly: the responder ignores its IIKeying.
+    let mut net = Net::new();
+    net.add(
+        "a",
+        "192.0.2.1:1000",
+        config(),
+        Box::new(flash(passworded("k", "wrong"), 1)),
+        1,
+    );
+    net.add(
+        "b",
+        "192.0.2.2:2000",
+        config(),
+        Box::new(flash(passworded("k", "s"), 2)),
+        2,
+    );
+    let h = net.connect(0, 1);
+    net.run_for(secs(3));
+    assert_eq!(net.state(0, h), SessionState::S_KEYING_SENT);
+    assert!(net.nodes[1].ep.stats().drops.get(DropReason::BadSignature) >= 2);
+    assert_eq!(net.nodes[1].ep.footprint().sessions, 0);
+    // (Both ends hold the password, so the responder's RIKeying would be fine;
+    // now the other way round.)
+    let mut net = Net::new();
+    let strict = passworded("k", "s");
+    let mut lax = passworded("k", "wrong");
+    lax.signature.require = false;
+    lax.signature.verify_with.clear();
+    net.add(
+        "a",
+        "192.0.2.1:1000",
+        config(),
+        Box::new(flash(strict, 1)),
+        1,
+    );
+    net.add("b", "192.0.2.2:2000", config(), Box::new(flash(lax, 2)), 2);
+    let h = net.connect(0, 1);
+    net.run_for(secs(3));
+    // Bob accepted (he requires nothing) but his RIKeying fails Alice's check.
+    assert_eq!(net.state(0, h), SessionState::S_KEYING_SENT);
+    assert!(net.info(0, h).stats.drops.get(DropReason::BadSignature) >= 2);
+    assert_eq!(net.nodes[1].ep.stats().sessions_accepted, 1);
+}

@@ -25,7 +25,7 @@ fn pair_with(cfg: rtmfp::endpoint::EndpointConfig) -> Net {
     net
 }
 
-// spec: 7016-3.5.2.2-d, 7016-3.5.2.2-e, 7016-3.5.2.2-f, 7016-3.5.2.2-i, 7016-3.5.2.2-j, 7016-3.5.2.2-m, 7016-3.5.2.2-n, 7016-3.5.2.2-q, 7016-3.5.2.2-s, 7016-3.5.2.2-u, 7016-2.2.4-g
+// spec: 7016-3.5.2.2-c, 7016-3.5.4-b, 7016-2.3.9-c, 7016-3.5.2.2-d, 7016-3.5.2.2-e, 7016-3.5.2.2-f, 7016-3.5.2.2-i, 7016-3.5.2.2-j, 7016-3.5.2.2-m, 7016-3.5.2.2-n, 7016-3.5.2.2-q, 7016-3.5.2.2-s, 7016-3.5.2.2-u, 7016-2.2.4-g
 #[test]
 fn timestamps_and_echoes_measure_the_round_trip() {
     let mut net = pair_with(config());
@@ -41,7 +41,8 @@ fn timestamps_and_echoes_measure_the_round_trip() {
     // The first packet of the session: a timestamp, nothing to echo yet.
     assert_eq!(ping.header.timestamp, Some(sent[0].at.timestamp_ticks()));
     assert_eq!(ping.header.timestamp_echo, None);
-    // The reply echoes it, 0 ticks later (answered at once).
+    // The reply echoes it, 0 ticks later: answered as soon as it arrived.
+    assert_eq!(sent[1].at, sent[0].at + net.latency);
     assert_eq!(reply.header.timestamp_echo, ping.header.timestamp);
     assert_eq!(reply.header.timestamp, Some(sent[1].at.timestamp_ticks()));
     // 10 ms each way: 20 ms; ERTO = max(20 + 40 + 200, 250) ms.
@@ -49,6 +50,7 @@ fn timestamps_and_echoes_measure_the_round_trip() {
     assert_eq!(a.srtt, Some(ms(20)));
     assert_eq!(a.rttvar, ms(10));
     assert_eq!(a.erto, ms(260));
+    assert!(a.erto >= a.srtt.unwrap());
     // Bob has no sample until Alice echoes his timestamp.
     assert_eq!(net.info(1, r).srtt, None);
     net.ping(0);
@@ -56,7 +58,7 @@ fn timestamps_and_echoes_measure_the_round_trip() {
     assert_eq!(net.info(1, r).srtt, Some(ms(20)));
 }
 
-// spec: 7016-3.5.4.1-a, 7016-3.5.4.1-b, 7016-3.5.4-a
+// spec: 7016-3.5.4.1-a, 7016-3.5.4.1-b, 7016-3.5.4-a, 7016-3.5.4-d
 #[test]
 fn idle_sessions_send_empty_keepalive_pings() {
     let mut net = pair_with(config());

@@ -521,6 +521,9 @@ impl Endpoint {
                     if header.time_critical {
                         core.tc.note(h, now);
                     }
+                    if header.time_critical_reverse {
+                        s.far_tcr_at = Some(now);
+                    }
                 }
             }
         }

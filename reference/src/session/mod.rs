@@ -233,6 +233,8 @@ pub struct Session {
     pub(crate) close_ack_due: bool,
     pub(crate) registered: Vec<SocketAddr>,
     pub(crate) fihello_policy: Option<FIHelloPolicy>,
+    /// When the far end last set TCR (RFC 7016 3.5.2.1: for the congestion controller).
+    pub(crate) far_tcr_at: Option<Instant>,
     pub(crate) stats: SessionStats,
 }
 
@@ -285,6 +287,7 @@ impl Session {
             close_ack_due: false,
             registered: Vec::new(),
             fihello_policy: None,
+            far_tcr_at: None,
             stats: SessionStats::default(),
         }
     }
@@ -335,7 +338,9 @@ impl Session {
         next: SessionState,
         reason: CloseReason,
     ) {
-        debug_assert_eq!(self.state, SessionState::S_OPEN);
+        if self.state != SessionState::S_OPEN {
+            return;
+        }
         // Flow layer: abort every flow here once a FlowSet is attached.
         self.ping_replies.clear();
         self.fihellos.clear();
@@ -585,6 +590,13 @@ impl Session {
             self.mobility
                 .on_packet(now, from, dest, &core.config.mobility);
         }
+    }
+
+    /// Whether the far end set TCR within `window` (RFC 7016 3.5.2.1: 800 ms),
+    /// for the congestion controller.
+    pub fn far_time_critical_within(&self, now: Instant, window: Duration) -> bool {
+        self.far_tcr_at
+            .is_some_and(|t| now.saturating_duration_since(t) < window)
     }
 
     /// Queues an FIHello to forward over this session (RFC 7016 3.5.1.5).
