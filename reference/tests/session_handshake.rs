@@ -371,3 +371,52 @@ fn keying_signatures_are_verified_both_ways() {
     assert!(net.info(0, h).stats.drops.get(DropReason::BadSignature) >= 2);
     assert_eq!(net.nodes[1].ep.stats().sessions_accepted, 1);
 }
+
+// spec: 7016-3.5.1.1.2-q, 7016-3.5.1.1.1-q, 7016-3.3-c
+#[test]
+fn receive_session_ids_and_handles_are_unique() {
+    let mut net = Net::new();
+    net.add("bob", "192.0.2.2:2000", config(), transparent("bob"), 2);
+    for i in 0..20u16 {
+        let name: &'static str = Box::leak(format!("peer{i}").into_boxed_str());
+        let at = format!("192.0.2.{}:1000", 10 + i);
+        let n = net.add(name, &at, config(), transparent(name), 100 + u64::from(i));
+        net.connect(n, 0);
+    }
+    net.run_for(secs(2));
+    let bob = &net.nodes[0].ep;
+    let handles = bob.sessions();
+    assert_eq!(handles.len(), 20);
+    let ids: std::collections::BTreeSet<u32> = handles
+        .iter()
+        .map(|h| bob.session(*h).unwrap().receive_session_id)
+        .collect();
+    assert_eq!(ids.len(), 20);
+    assert!(!ids.contains(&0));
+    // Handles are never reused, even after sessions close.
+    let now = net.now;
+    for h in &handles {
+        net.ep(0)
+            .close(now, *h, rtmfp::endpoint::CloseKind::Abrupt)
+            .unwrap();
+    }
+    net.run_for(secs(1));
+    let n = net.add(
+        "late",
+        "192.0.2.99:1000",
+        config(),
+        transparent("late"),
+        999,
+    );
+    net.connect(n, 0);
+    net.run_for(secs(1));
+    let new = net.nodes[0].ep.sessions();
+    assert_eq!(new.len(), 1);
+    assert!(new[0] > *handles.iter().max().unwrap());
+}
+
+#[test]
+fn an_endpoint_can_move_between_threads() {
+    fn send<T: Send>() {}
+    send::<rtmfp::endpoint::Endpoint>();
+}
