@@ -556,6 +556,7 @@ impl Endpoint {
             };
             s.on_chunk(core, now, from, c, dc.position);
         }
+        // Flow layer: FlowSet::end_packet (acknowledgements, loss, congestion) goes here.
         if !reassembled && let Some(s) = self.table.live.get_mut(&h) {
             s.after_packet(&mut self.core, now, from);
         }

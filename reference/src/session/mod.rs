@@ -401,7 +401,8 @@ impl Session {
         }
     }
 
-    /// Whether a packet is waiting to be built.
+    /// Whether a packet is waiting to be built (flow layer: also
+    /// `FlowSet::wants_to_send`, once attached).
     pub(crate) fn has_output(&self) -> bool {
         match self.state {
             SessionState::S_OPEN => {
@@ -417,7 +418,8 @@ impl Session {
         }
     }
 
-    /// The next time [`on_timeout`](Self::on_timeout) has work.
+    /// The next time [`on_timeout`](Self::on_timeout) has work (flow layer:
+    /// also `FlowSet::poll_timeout`, once attached).
     pub(crate) fn deadline(&self, core: &Core) -> Option<Instant> {
         let cfg = &core.config;
         match self.state {
@@ -697,6 +699,8 @@ impl Session {
                         packet.chunks.push(ping);
                         self.stats.keepalives_sent += 1;
                     }
+                    // Flow layer: FlowSet::write appends acknowledgements and
+                    // user data here (within the congestion window), once attached.
                     if packet.chunks.is_empty() {
                         return None;
                     }

@@ -2,14 +2,14 @@
 //!
 //! | RFC | here |
 //! |---|---|
-//! | 3.5.1.1.1 initiator | [`Opening`], [`Endpoint::on_rhello`], [`Endpoint::on_redirect`], [`Endpoint::on_rikeying`], `Session::opening_timeout` |
-//! | 3.5.1.1.2 responder | [`Endpoint::on_ihello`], [`Endpoint::on_iikeying`], `Core::on_fihello` |
-//! | 3.5.1.2 cookie change | [`Endpoint::on_iikeying`] (responder), [`Endpoint::on_cookie_change`] (initiator) |
-//! | 3.5.1.3 glare | [`Endpoint::on_iikeying`] |
-//! | 3.5.1.4 redirector, 3.5.1.5 forwarder, 3.5.1.6 introduction | [`Endpoint::on_ihello`] |
+//! | 3.5.1.1.1 initiator | `Opening`, `Endpoint::on_rhello`, `Endpoint::on_redirect`, `Endpoint::on_rikeying`, `Session::opening_timeout` |
+//! | 3.5.1.1.2 responder | `Endpoint::on_ihello`, `Endpoint::on_iikeying`, `Core::on_fihello` |
+//! | 3.5.1.2 cookie change | `Endpoint::on_iikeying` (responder), `Endpoint::on_cookie_change` (initiator) |
+//! | 3.5.1.3 glare | `Endpoint::on_iikeying` |
+//! | 3.5.1.4 redirector, 3.5.1.5 forwarder, 3.5.1.6 introduction | `Endpoint::on_ihello` |
 //!
 //! The responder keeps no state for an IHello (3.5.1.1.2): the RHello's
-//! cookie ([`super::cookie`]) carries all it needs to accept the IIKeying.
+//! cookie (`super::cookie`) carries all it needs to accept the IIKeying.
 
 use core::net::SocketAddr;
 use core::time::Duration;
