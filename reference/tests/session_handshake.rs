@@ -420,3 +420,17 @@ fn an_endpoint_can_move_between_threads() {
     fn send<T: Send>() {}
     send::<rtmfp::endpoint::Endpoint>();
 }
+
+// The Flash profile as the endpoint's default, built from the endpoint's own generator.
+#[test]
+fn flash_endpoint_constructor() {
+    use rtmfp::endpoint::Endpoint;
+    use rtmfp::random::SeededRandom;
+    let ep = Endpoint::flash(config(), small_flash(), Box::new(SeededRandom::new(5))).unwrap();
+    assert_eq!(ep.profile().name(), "flash");
+    let bad = FlashConfig {
+        groups: Vec::new(),
+        ..FlashConfig::default()
+    };
+    assert!(Endpoint::flash(config(), bad, Box::new(SeededRandom::new(5))).is_err());
+}

@@ -268,6 +268,18 @@ impl Endpoint {
         }
     }
 
+    /// An endpoint with the Flash profile (RFC 7425), the default profile:
+    /// makes the identity (certificate, static keys if configured) from `rng`,
+    /// which the endpoint then keeps.
+    pub fn flash(
+        config: EndpointConfig,
+        flash: crate::crypto::flash::FlashConfig,
+        mut rng: Box<dyn Random + Send>,
+    ) -> Result<Self, crate::crypto::flash::ConfigError> {
+        let profile = crate::crypto::flash::FlashProfile::new(flash, &mut *rng)?;
+        Ok(Endpoint::new(config, Box::new(profile), rng))
+    }
+
     /// The configuration.
     pub fn config(&self) -> &EndpointConfig {
         &self.core.config

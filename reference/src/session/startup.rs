@@ -54,7 +54,7 @@ impl Default for Backoff {
 impl Backoff {
     /// The interval after `previous`.
     pub fn next(&self, previous: Duration) -> Duration {
-        previous.mul_f64(self.factor).max(previous + self.add)
+        super::timing::scale(previous, self.factor).max(previous.saturating_add(self.add))
     }
 }
 

@@ -49,6 +49,15 @@ impl Default for RtoConfig {
     }
 }
 
+/// `d` times `factor`; a configured factor that is negative or not a number
+/// leaves `d` unchanged, and an overflow gives the longest duration (no panic).
+pub fn scale(d: Duration, factor: f64) -> Duration {
+    if factor.is_nan() || factor < 0.0 {
+        return d;
+    }
+    Duration::try_from_secs_f64(d.as_secs_f64() * factor).unwrap_or(Duration::MAX)
+}
+
 /// SRTT, RTTVAR, MRTO and ERTO (RFC 7016 3.5.2.2, the optional method).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rto {
@@ -85,13 +94,15 @@ impl Rto {
             }
         }
         let srtt = self.srtt.unwrap_or(rtt);
-        self.mrto = srtt + self.rttvar * 4 + self.config.delayed_ack_allowance;
+        self.mrto = srtt
+            .saturating_add(self.rttvar.saturating_mul(4))
+            .saturating_add(self.config.delayed_ack_allowance);
         self.erto = self.mrto.max(self.config.min_erto);
     }
 
     /// Exponential backoff after a timeout: times 1.4142, at most 10 s, never below MRTO.
     pub fn backoff(&mut self) {
-        let backed_off = self.erto.mul_f64(self.config.backoff_factor);
+        let backed_off = scale(self.erto, self.config.backoff_factor);
         self.erto = backed_off.min(self.config.max_erto).max(self.mrto);
     }
 
@@ -244,6 +255,14 @@ mod tests {
         // SRTT and RTTVAR tend to 0, MRTO to 200 ms: ERTO stays at 250 ms.
         assert!(r.mrto() < ms(250));
         assert_eq!(r.erto(), ms(250));
+    }
+
+    #[test]
+    fn scale_never_panics() {
+        assert_eq!(scale(ms(10), 2.0), ms(20));
+        assert_eq!(scale(ms(10), f64::NAN), ms(10));
+        assert_eq!(scale(ms(10), -1.0), ms(10));
+        assert_eq!(scale(Duration::MAX, 2.0), Duration::MAX);
     }
 
     // spec: 7016-3.5.2.2-w, 7016-3.5.2.2-x, 7016-3.5.2.2-y
