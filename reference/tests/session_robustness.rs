@@ -252,3 +252,63 @@ fn an_iikeying_asking_for_session_id_0_is_refused() {
     assert!(net.nodes[1].ep.stats().drops.get(DropReason::SessionIdZero) >= 1);
     assert_eq!(net.nodes[1].ep.footprint().sessions, 0);
 }
+
+// AMB-7016-12: RIKeying and Cookie Change only under an S_KEYING_SENT
+// session's receive ID; IHello, RHello, Redirect and IIKeying only under 0.
+// spec: 7016-2.2.3-f, 7016-2.3.6-b, 7016-2.3.8-a
+#[test]
+fn startup_chunks_only_under_their_session_ids() {
+    use rtmfp::wire::chunk::{RHelloCookieChange, RIKeying};
+    let mut net = Net::new();
+    net.add("alice", "192.0.2.1:1000", config(), transparent("alice"), 1);
+    net.add("bob", "192.0.2.2:2000", config(), transparent("bob"), 2);
+    net.set_hook(|d, _| {
+        if d.has(chunk::IIKEYING) {
+            Verdict::Drop
+        } else {
+            Verdict::Deliver
+        }
+    });
+    let h = net.connect(0, 1);
+    net.run_for(ms(100));
+    assert_eq!(net.state(0, h), SessionState::S_KEYING_SENT);
+    let rid = net.info(0, h).receive_session_id;
+    let (bob, alice) = (net.public(1), net.public(0));
+    let rik = Chunk::RIKeying(RIKeying {
+        responder_session_id: 7,
+        session_key_responder_component: vec![1; 8],
+        signature: Vec::new(),
+    });
+    let cc = Chunk::RHelloCookieChange(RHelloCookieChange {
+        old_cookie: vec![1],
+        new_cookie: vec![2],
+    });
+    let ihello = Chunk::IHello(IHello {
+        endpoint_discriminator: b"alice".to_vec(),
+        tag: vec![3; 16],
+    });
+    // Under session ID 0: RIKeying and Cookie Change are out of place.
+    net.inject(
+        bob,
+        alice,
+        craft(0, &packet(Mode::Startup, vec![rik.clone(), cc])),
+    );
+    // Under the keying session's ID: an IHello is out of place; a Ping too.
+    net.inject(bob, alice, craft(rid, &packet(Mode::Startup, vec![ihello])));
+    net.inject(
+        bob,
+        alice,
+        craft(rid, &packet(Mode::Responder, vec![ping(b"x")])),
+    );
+    net.run_for(ms(100));
+    let ep = net.nodes[0].ep.stats();
+    assert_eq!(ep.drops.get(DropReason::ChunkWrongSession), 4);
+    assert_eq!(ep.drops.get(DropReason::ChunkWrongMode), 0);
+    assert_eq!(ep.rhellos_sent, 0);
+    assert_eq!(net.state(0, h), SessionState::S_KEYING_SENT);
+    // In its place (the transparent profile authenticates nothing) the RIKeying opens it.
+    net.inject(bob, alice, craft(rid, &packet(Mode::Startup, vec![rik])));
+    net.run_for(ms(100));
+    assert_eq!(net.state(0, h), SessionState::S_OPEN);
+    assert_eq!(net.info(0, h).send_session_id, 7);
+}
