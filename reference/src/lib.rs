@@ -7,7 +7,9 @@
 
 pub mod congestion;
 pub mod crypto;
+pub mod endpoint;
 pub mod flow;
 pub mod random;
+pub mod session;
 pub mod time;
 pub mod wire;
