@@ -16,8 +16,15 @@
 //! ([`crate::congestion`]). The round-trip estimator ([`crate::congestion::Rto`])
 //! belongs to the session, which feeds it timestamp echoes; it is passed in.
 //!
-//! Events queue up inside the FlowSet until polled; an application that
-//! stops polling should suspend delivery (which closes the receive window).
+//! Events queue up inside the FlowSet until polled. With
+//! [`poll_event`](FlowSet::poll_event) a delivered message leaves the
+//! receive window at once, so an application that stops polling should
+//! suspend delivery (which closes the window). An endpoint instead takes
+//! events with [`take_event`](FlowSet::take_event), which keeps a delivered
+//! message's bytes counted against its flow's window and the session's
+//! receive limit until [`message_consumed`](FlowSet::message_consumed) says
+//! the application has it: an application that does not poll closes the
+//! window by itself.
 
 pub mod ack;
 pub mod api;
@@ -47,6 +54,11 @@ use loss::Loss;
 use priority::RoundRobin;
 use recv::{RecvFlow, RecvLimits};
 use send::SendFlow;
+
+/// What a delivered message held for the application counts in the receive limits.
+fn held_cost(len: usize) -> usize {
+    len + recv::FRAGMENT_OVERHEAD
+}
 
 /// Session-wide state the flows update directly.
 #[derive(Debug, Default)]
@@ -166,9 +178,36 @@ impl FlowSet {
         &self.shared.ack
     }
 
-    /// The next event for the user.
+    /// The next event for the user; a [`FlowEvent::Message`] counts as
+    /// handed over (its bytes leave the receive window).
     pub fn poll_event(&mut self) -> Option<FlowEvent> {
         self.shared.events.pop_front()
+    }
+
+    /// The next event, for a caller that queues events for its user: a
+    /// [`FlowEvent::Message`] stays counted against its flow's receive window
+    /// and the session's receive limit (as `data.len()` plus
+    /// [`recv::FRAGMENT_OVERHEAD`]) until
+    /// [`message_consumed`](Self::message_consumed) is called for it.
+    pub fn take_event(&mut self) -> Option<FlowEvent> {
+        let e = self.shared.events.pop_front()?;
+        if let FlowEvent::Message { flow, data, .. } = &e
+            && let Some(f) = self.recv.get_mut(flow)
+        {
+            f.hold(held_cost(data.len()), &mut self.shared);
+        }
+        Some(e)
+    }
+
+    /// The user took a message of `len` bytes of receiving flow `flow` that
+    /// [`take_event`](Self::take_event) returned: its bytes leave the window,
+    /// which may reopen (an acknowledgement is then due, 3.6.3.5). Nothing
+    /// happens for a flow that is gone.
+    pub fn message_consumed(&mut self, flow: RecvFlowId, len: usize) {
+        if let Some(f) = self.recv.get_mut(&flow) {
+            f.release(held_cost(len), &mut self.shared);
+            self.reclaim_recv(flow);
+        }
     }
 
     // ---- receive side -------------------------------------------------------
