@@ -55,6 +55,11 @@ use priority::RoundRobin;
 use recv::{RecvFlow, RecvLimits};
 use send::SendFlow;
 
+/// The smallest User Data chunk: chunk header, flags, one-byte flow ID,
+/// sequence number and FSN offset, no data. Below this much room no flow
+/// can add anything to a packet.
+const MIN_DATA_CHUNK: usize = crate::wire::chunk::HEADER_LEN + 4;
+
 /// What a delivered message held for the application counts in the receive limits.
 fn held_cost(len: usize) -> usize {
     len + recv::FRAGMENT_OVERHEAD
@@ -460,20 +465,18 @@ impl FlowSet {
             flow.on_probe_sent(now, rto.erto());
             self.shared.stats.probes_sent += 1;
         }
-        // User data.
-        let mut served = BTreeSet::new();
-        while self.data_allowed(now) {
-            let ready: Vec<(SendFlowId, Priority)> = self
-                .send
-                .iter()
-                .filter(|(id, f)| !served.contains(*id) && f.is_ready())
-                .map(|(id, f)| (*id, f.effective_priority()))
-                .collect();
-            let priorities: BTreeMap<SendFlowId, Priority> = ready.iter().copied().collect();
-            let Some(id) = self.round_robin.pick(ready) else {
+        // User data, flow by flow in priority and round-robin order, while
+        // the congestion window and burst avoidance allow and a chunk may fit.
+        let ready: Vec<(SendFlowId, Priority)> = self
+            .send
+            .iter()
+            .filter_map(|(id, f)| Some((*id, f.ready_priority()?)))
+            .collect();
+        let priorities: BTreeMap<SendFlowId, Priority> = ready.iter().copied().collect();
+        for id in self.round_robin.order(ready) {
+            if room < MIN_DATA_CHUNK || !self.data_allowed(now) {
                 break;
-            };
-            served.insert(id);
+            }
             let association_alive = self
                 .send
                 .get(&id)
@@ -484,7 +487,7 @@ impl FlowSet {
                         .is_some_and(|r| r.state() != RecvFlowState::RF_CLOSED)
                 });
             let Some(flow) = self.send.get_mut(&id) else {
-                break;
+                continue;
             };
             let out = flow.assemble(&mut room, association_alive, &mut self.shared);
             if !out.chunks.is_empty() {
