@@ -9,10 +9,22 @@
 //! ```text
 //! loop {
 //!     endpoint.handle_datagram(now, from, &bytes);   // or handle_timeout(now) at poll_timeout()
+//!     while let Some(e) = endpoint.poll_event() { ... }   // may call open_flow, send, ...
 //!     while let Some(t) = endpoint.poll_transmit(now) { send(t.destination, &t.contents) }
-//!     while let Some(e) = endpoint.poll_event() { ... }
 //! }
 //! ```
+//!
+//! Flows (3.6) live in the S_OPEN sessions; the application reaches them
+//! through the methods of [`flows`] (`open_flow`, `send`, `close_flow`,
+//! `reject_flow`, ...) and hears of them through flow [`Event`]s carrying the
+//! session's handle. Anything the application does, and polling a
+//! [`Event::Message`] (which may reopen a receive window), can make data
+//! ready: call `poll_transmit` after it.
+//!
+//! Memory stays bounded when the application falls behind: received messages
+//! count against their flow's receive window until polled (the sender is
+//! held back, AMB-7016-42), and with [`EndpointConfig::max_pending_events`]
+//! events waiting, arriving datagrams are dropped unprocessed.
 //!
 //! Receive path (3.3): the unscrambled session ID selects the session and key.
 //! Session ID 0 is startup under the profile's Default Session Key; a session

@@ -411,7 +411,11 @@ impl RecvFlow {
             .saturating_sub(self.occupied())
             .min(session_room);
         let mut blocks = bytes.div_ceil(BLOCK) as u64;
-        if blocks == 0 && self.capacity > 0 && !self.suspended {
+        // An endpoint application holding a whole BUFFER_CAPACITY of
+        // delivered messages it has not taken counts as suspended: no
+        // minimum block (spec/ambiguities.md AMB-7016-42).
+        let stalled = self.held > 0 && self.held >= self.capacity;
+        if blocks == 0 && self.capacity > 0 && !self.suspended && !stalled {
             blocks = 1;
         }
         blocks
