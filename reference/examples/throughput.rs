@@ -72,11 +72,26 @@ struct Link {
     in_flight: BTreeMap<(Instant, u64), (usize, SocketAddr, Vec<u8>)>,
     seq: u64,
     datagrams: u64,
+    /// Bytes and messages the receiving end's application has taken.
+    received: u64,
+    messages: u64,
 }
 
 impl Link {
     fn endpoint(&mut self, i: usize) -> &mut Endpoint {
         &mut self.ends[i].1
+    }
+
+    /// The applications take their events: the sender's are dropped, the
+    /// receiver's messages counted (taking them frees receive window).
+    fn poll_events(&mut self) {
+        while self.ends[0].1.poll_event().is_some() {}
+        while let Some(e) = self.ends[1].1.poll_event() {
+            if let Event::Message { data, .. } = e {
+                self.received += data.len() as u64;
+                self.messages += 1;
+            }
+        }
     }
 
     /// Sends what both ends want to send now.
@@ -113,6 +128,8 @@ impl Link {
             }
             let (to, from, data) = e.remove();
             self.ends[to].1.handle_datagram(now, from, &data);
+            // As an event loop does: events, then what they made ready to send.
+            self.poll_events();
             self.flush();
         }
         for i in 0..2 {
@@ -135,6 +152,8 @@ fn run(name: &str, a: Endpoint, b: Endpoint, o: &Options) -> Result<(), String> 
         in_flight: BTreeMap::new(),
         seq: 0,
         datagrams: 0,
+        received: 0,
+        messages: 0,
     };
     let epd = {
         let p = link.ends[1].1.profile();
@@ -168,13 +187,13 @@ fn run(name: &str, a: Endpoint, b: Endpoint, o: &Options) -> Result<(), String> 
     }
     let total = o.megabytes * 1_000_000;
     let message = vec![0x5a; o.message];
-    let (mut queued, mut received, mut messages) = (0u64, 0u64, 0u64);
+    let mut queued = 0u64;
     let mut closed = false;
     let mut next_flow = 0u64;
     let wall = std::time::Instant::now();
     let start = link.now;
     let mut steps = 0u64;
-    while received < total {
+    while link.received < total {
         steps += 1;
         if steps > 100_000_000 {
             return Err("transfer did not finish".into());
@@ -205,26 +224,21 @@ fn run(name: &str, a: Endpoint, b: Endpoint, o: &Options) -> Result<(), String> 
             }
             closed = true;
         }
-        while link.endpoint(0).poll_event().is_some() {}
-        while let Some(e) = link.endpoint(1).poll_event() {
-            if let Event::Message { data, .. } = e {
-                received += data.len() as u64;
-                messages += 1;
-            }
-        }
+        link.poll_events();
         link.flush();
-        if received < total && !link.step() {
-            return Err(format!("stalled after {received} bytes"));
+        if link.received < total && !link.step() {
+            return Err(format!("stalled after {} bytes", link.received));
         }
     }
     let wall = wall.elapsed().as_secs_f64();
     let virt = (link.now - start).as_secs_f64();
     let stats = link.ends[0].1.flow_stats(s).unwrap_or_default();
     println!(
-        "{name:>11}: {:.0} MB in {messages} messages of {} bytes on {} flows: {wall:.2} s wall = {:.1} MB/s \
+        "{name:>11}: {:.0} MB in {} messages of {} bytes on {} flows: {wall:.2} s wall = {:.1} MB/s \
          (both ends, one thread); {virt:.2} s virtual = {:.1} MB/s on a {} us one-way link; \
          {} datagrams, {} retransmissions",
         total as f64 / 1e6,
+        link.messages,
         o.message,
         o.flows,
         total as f64 / 1e6 / wall,
