@@ -305,6 +305,35 @@ impl Reporter {
                 session,
                 packet_len,
             } => format!("{session} path MTU probe confirmed {packet_len}-byte packets"),
+            Event::FlowOpened {
+                session,
+                flow,
+                flow_id,
+                metadata,
+                association,
+            } => format!(
+                "{session} incoming flow {flow:?} (flow ID {flow_id}) opened, metadata {:?}{}",
+                String::from_utf8_lossy(metadata),
+                association
+                    .map(|a| format!(", in return for {a:?}"))
+                    .unwrap_or_default()
+            ),
+            Event::Message {
+                session,
+                flow,
+                sequence_number,
+                data,
+            } => format!(
+                "{session} message on {flow:?}: seq {sequence_number}, {} byte(s)",
+                data.len()
+            ),
+            Event::MessagesLost {
+                session,
+                flow,
+                first,
+                last,
+            } => format!("{session} messages lost on {flow:?}: seq {first}..={last} (3.6.1.2)"),
+            other => format!("{other:?}"),
         };
         self.line(&text);
     }
