@@ -705,7 +705,7 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 64, max_shrink_iters: 200, ..ProptestConfig::default() })]
 
     // RFC 7016 3.6.1.2, 3.6.2, 3.6.3: delivery guarantees under random loss, duplication and reordering.
-    // spec: 7016-3.6.1.2-e, 7016-3.6.1.2-f, 7016-3.6.2.9-a, 7016-3.6.1.3-b, 7016-3.6.3.3-a, 7016-3.6.3.3-g
+    // spec: 7016-3.6.1.2-e, 7016-3.6.1.2-f, 7016-3.6.2.9-a, 7016-3.6.1.3-b, 7016-3.6.3.3-a, 7016-3.6.3.3-g, 7016-2.3.11-i, 7016-2.3.11-k, 7016-2.3.13-d, 7016-2.3.14-d, 7016-3.6.2.4-c, 7016-3.6.2.3-a, 7016-3.6.2.3-t
     #[test]
     fn rfc7016_3_6_delivery_under_random_schedules(schedule in schedule(), work in workload()) {
         let net = Net::lossy(

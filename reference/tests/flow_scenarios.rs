@@ -86,7 +86,7 @@ fn assert_drained(h: &Harness) {
 }
 
 // RFC 7016 3.6.1.2, 3.6.2, 3.6.3: messages of every size arrive whole, in order; both ends complete.
-// spec: 7016-3.6.1.2-a, 7016-3.6.1.2-b, 7016-3.6.3.3-a, 7016-3.6.3.3-c, 7016-3.6.3.3-j, 7016-3.6.3.3-m, 7016-3.6.3.8-a, 7016-3.6.3.8-b, 7016-3.6.2.11-a, 7016-3.6.2.11-d
+// spec: 7016-3.6.1.2-a, 7016-3.6.1.2-b, 7016-3.6.3.3-a, 7016-3.6.3.3-c, 7016-3.6.3.3-j, 7016-3.6.3.3-m, 7016-3.6.3.8-a, 7016-3.6.3.8-b, 7016-3.6.2.11-a, 7016-3.6.2.11-d, 7016-3.6.2.2-a, 7016-3.6.2.3-t
 #[test]
 fn rfc7016_3_6_transfer_on_a_perfect_pipe() {
     let mut h = Harness::new(
@@ -125,7 +125,7 @@ fn rfc7016_3_6_transfer_on_a_perfect_pipe() {
 // RFC 7016 3.6.2.1, 3.6.2.3.1, 2.3.11.1.1: the metadata goes with the first User Data chunk of
 // the flow in every packet until acknowledged, never twice in a packet; 3.6.2.3.2: later
 // contiguous fragments in the packet are Next User Data.
-// spec: 7016-3.6.2.3.1-a, 7016-3.6.2.3.2-a, 7016-3.6.2.3.2-b, 7016-3.6.2.4-b, 7016-3.6.2.2-b
+// spec: 7016-3.6.2.3.1-a, 7016-3.6.2.3.2-a, 7016-3.6.2.3.2-b, 7016-3.6.2.4-b, 7016-3.6.2.2-b, 7016-2.3.11.1.1-b, 7016-2.3.11.1.1-c, 7016-2.3.11.1.1-d, 7016-2.3.11.1.1-e, 7016-2.3.11.1.1-f, 7016-3.6.2.3-k
 #[test]
 fn rfc7016_3_6_2_3_startup_options_and_next_user_data() {
     let mut h = Harness::new(
@@ -335,7 +335,7 @@ fn rfc7016_3_6_2_9_flow_control_and_buffer_probes() {
 
 // RFC 7016 3.6.3.7, 3.6.2.10: the receiver rejects; every acknowledgement is preceded by a Flow
 // Exception Report; the sender reports the code, abandons its messages and both ends complete.
-// spec: 7016-3.6.3.7-a, 7016-3.6.3.7-c, 7016-3.6.3.7-f, 7016-3.6.2.10-a, 7016-3.6.2.10-b, 7016-3.6.2.10-c, 7016-3.6.1.3-c, 7016-3.6.1.3-g, 7016-3.6.1.3-h, 7016-3.6.3.4.3-b
+// spec: 7016-3.6.3.7-a, 7016-3.6.3.7-c, 7016-3.6.3.7-f, 7016-3.6.2.10-a, 7016-3.6.2.10-b, 7016-3.6.2.10-c, 7016-3.6.1.3-c, 7016-3.6.1.3-g, 7016-3.6.1.3-h, 7016-3.6.3.4.3-b, 7016-2.3.16-a, 7016-2.3.16-b, 7016-2.3.16-f
 #[test]
 fn rfc7016_3_6_3_7_rejection() {
     let mut h = Harness::new(
@@ -466,7 +466,7 @@ fn rfc7016_3_6_3_1_return_flow_association() {
 
 // RFC 7016 3.6.3.1 step 7: an association naming a sending flow that is no longer F_OPEN makes the
 // receiver reject the new flow with code 0.
-// spec: 7016-3.6.3.1-h
+// spec: 7016-3.6.3.1-h, 7016-2.3.11.1.2-g, 7016-2.3.16-e
 #[test]
 fn rfc7016_3_6_3_1_association_to_a_closed_flow_is_rejected() {
     let mut h = Harness::new(
@@ -704,7 +704,7 @@ fn rfc7016_3_6_2_7_lifetime_and_gap_indication() {
 
 // RFC 7016 3.6.2.6, 3.5.2.2: a long outage: timeouts back ERTO off (capped at 10 s), then the
 // transfer completes.
-// spec: 7016-3.6.2.6-a, 7016-3.6.2.6-d, 7016-3.6.2.6-f, 7016-3.6.2.6-g, 7016-3.5.2.2-x
+// spec: 7016-3.6.2.6-a, 7016-3.6.2.6-d, 7016-3.6.2.6-f, 7016-3.6.2.6-g, 7016-3.5.2.2-x, 7016-A.2-d
 #[test]
 fn rfc7016_3_6_2_6_timeout_backoff_and_recovery() {
     let mut net = Net::perfect(ms(20));
@@ -745,7 +745,7 @@ fn rfc7016_3_5_2_3_burst_avoidance() {
 
 // RFC 7016 3.6.3.1 steps 5 and 8, 2.3.11.1: missing metadata or an unknown option below 8192
 // rejects the flow with exception code 0; an unknown option from 8192 up is ignored.
-// spec: 7016-3.6.3.1-f, 7016-3.6.3.1-g, 7016-3.6.3.1-i, 7016-3.6.3.1-l, 7016-2.3.11.1-b, 7016-2.3.11.1-c
+// spec: 7016-3.6.3.1-f, 7016-3.6.3.1-g, 7016-3.6.3.1-i, 7016-3.6.3.1-l, 7016-2.3.11.1-b, 7016-2.3.11.1-c, 7016-2.3.11.1.2-g, 7016-2.3.16-e, 7016-3.6.3.2-a
 #[test]
 fn rfc7016_3_6_3_1_startup_rejections() {
     use rtmfp::flow::ReceivedFragment;
@@ -929,7 +929,7 @@ fn deterministic_replay() {
 
 // RFC 7016 3.6.3.2 step 15, 3.6.3.4.4: a lone data packet is acknowledged when DELACK_ALARM fires,
 // 200 ms later; 3.6.3.6: a Buffer Probe is acknowledged at once.
-// spec: 7016-3.6.3.2-o, 7016-3.6.3.4.4-a, 7016-3.6.3.4.1-a, 7016-3.6.3.4.1-e, 7016-3.6.3.4.1-m, 7016-3.6.3.6-a, 7016-3.6.3.6-c, 7016-3.6.3.6-d
+// spec: 7016-3.6.3.2-o, 7016-3.6.3.4.4-a, 7016-3.6.3.4.1-a, 7016-3.6.3.4.1-e, 7016-3.6.3.4.1-m, 7016-3.6.3.6-a, 7016-3.6.3.6-c, 7016-3.6.3.6-d, 7016-2.3.15-c, 7016-3.6.3.5-h, 7016-3.6.3.4.3-d
 #[test]
 fn rfc7016_3_6_3_4_4_delayed_ack_and_probe() {
     use rtmfp::congestion::Rto;
@@ -1036,7 +1036,7 @@ fn rfc7016_3_6_2_7_abandon_whole_message() {
 
 // RFC 7016 2.3.11.1.1 (metadata SHOULD NOT exceed 512 bytes) and 3.6.2.2 (a fragment must fit a
 // packet with the largest header and STARTUP_OPTIONS): clear errors from `open`.
-// spec: 7016-3.6.2.2-b
+// spec: 7016-3.6.2.2-b, 7016-3.6.1.1-a, 7016-2.3.11.1.1-g
 #[test]
 fn open_errors() {
     let mut fs = rtmfp::flow::FlowSet::with_appendix_a(FlowConfig::default());

@@ -211,7 +211,7 @@ fn time_critical_traffic_slows_window_growth_on_other_sessions() {
 // outstanding bytes reach the initial window (4380 bytes); with every
 // acknowledgement lost, the fragments time out after ERTO (3.6.2.6), ERTO
 // backs off by 1.4142 (3.5.2.2) and the window restarts at one SMSS.
-// spec: 7016-3.5.2-e, 7016-A.2-a, 7016-A.2-e, 7016-3.5.2.2-v, 7016-3.5.2.2-w, 7016-3.6.2.6-a, 7016-3.6.2.6-d, 7016-3.6.2.6-f, 7016-3.6.2.6-g, 7016-3.5.2.3-f
+// spec: 7016-3.5.2-e, 7016-A.2-a, 7016-A.2-e, 7016-3.5.2.2-v, 7016-3.5.2.2-w, 7016-3.6.2.6-a, 7016-3.6.2.6-d, 7016-3.6.2.6-f, 7016-3.6.2.6-g, 7016-3.5.2.3-f, 7016-3.5.2-d, 7016-3.5.2-g, 7016-3.6.2.6-h
 #[test]
 fn first_flight_window_and_retransmission_timeouts() {
     let mut net = three();

@@ -231,7 +231,7 @@ mod tests {
     }
 
     // RFC 7016 A.2: initial values.
-    // spec: 7016-A.2-a, 7016-3.5.2-e
+    // spec: 7016-A.2-a, 7016-3.5.2-e, 7016-3.5.2-d
     #[test]
     fn a2_initial_state() {
         let cc = AppendixA::new();
@@ -242,7 +242,7 @@ mod tests {
     }
 
     // RFC 7016 A.2 Figure 25, slow start branch: INCREASE = ACKED_BYTES_THIS_PACKET, capped at SMSS.
-    // spec: 7016-A.2-n, 7016-A.2-o, 7016-A.2-s
+    // spec: 7016-A.2-n, 7016-A.2-o, 7016-A.2-s, 7016-A.2-k, 7016-A.2-l
     #[test]
     fn a2_figure_25_slow_start() {
         let mut cc = AppendixA::new();
@@ -263,7 +263,7 @@ mod tests {
 
     // RFC 7016 A.2 Figure 25, loss: SSTHRESH = MAX(PRE_ACK_OUTSTANDING / 2, CWND_INIT), or 7/8
     // above 67200 bytes with FASTGROW_ALLOWED, or 7/8 whenever TC_SENT.
-    // spec: 7016-A.2-m
+    // spec: 7016-A.2-m, 7016-A.2-i, 7016-A.2-j
     #[test]
     fn a2_figure_25_loss() {
         let mut cc = AppendixA::new();
@@ -401,7 +401,7 @@ mod tests {
         // grows by at most SMSS, and in total by at most the bytes acknowledged (additive
         // increase may spend bytes accumulated over earlier packets), except for the step back
         // up to CWND_INIT after a timeout.
-        // spec: 7016-3.5.2-c
+        // spec: 7016-3.5.2-c, 7016-3.5.2-b
         #[test]
         fn growth_never_exceeds_slow_start(events in proptest::collection::vec((0u8..8, 0u64..100_000, 0u64..5000, 0u64..2000), 1..200)) {
             let mut cc = AppendixA::new();

@@ -886,7 +886,7 @@ mod tests {
     }
 
     // RFC 7016 3.6.3.5: window in 1024-byte blocks, at least one unless suspended or capacity 0.
-    // spec: 7016-3.6.3.5-a, 7016-3.6.3.5-b, 7016-3.6.3.5-d, 7016-3.6.3.5-e, 7016-3.6.3.5-f, 7016-3.6.3.5-g
+    // spec: 7016-3.6.3.5-a, 7016-3.6.3.5-b, 7016-3.6.3.5-d, 7016-3.6.3.5-e, 7016-3.6.3.5-f, 7016-3.6.3.5-g, 7016-3.6.3.5-c
     #[test]
     fn window_calculation() {
         let (mut f, mut s) = new_flow(DeliveryMode::Ordered);
