@@ -149,7 +149,7 @@ fn acked_flows(chunks: &[Chunk]) -> Vec<u64> {
 // no new data, as a Flow Exception Report ahead of the acknowledgement; later data on the
 // rejected flow is acknowledged at once, where the same data on an open flow would wait for the
 // delayed-ack alarm.
-// spec: 7016-3.6.3.2-e, 7016-3.6.3.4.1-b, 7016-3.6.3.7-d, 7016-3.6.3.7-e
+// spec: 7016-3.6.3.2-e, 7016-3.6.3.4.1-b, 7016-3.6.3.7-d, 7016-3.6.3.7-e, 7016-3.6.3.4.5-a
 #[test]
 fn rejected_flows_are_acknowledged_at_once() {
     let mut rx = Rx::new();
@@ -272,6 +272,7 @@ fn abandoned_and_final_chunks_are_acknowledged_at_once() {
 // packet; an acknowledgement waiting for the delayed-ack alarm rides along when another flow's
 // acknowledgement is due; afterwards nothing is pending (ACK_NOW clear, count 0, alarm off).
 // spec: 7016-3.6.3.4.1-k, 7016-3.6.3.4.5-h, 7016-3.6.3.4.6-a, 7016-3.6.3.4.6-d, 7016-3.6.3.4.6-g, 7016-3.6.3.2-r
+// spec: 7016-3.6.3.2-b, 7016-3.6.3.4.5-b, 7016-3.6.3.4.5-d, 7016-3.6.3.4.5-f, 7016-3.6.3.4.5-i, 7016-3.6.3.4.6-b, 7016-3.6.3.4.6-e
 #[test]
 fn acknowledgements_of_several_flows_share_a_packet() {
     let mut rx = Rx::new();
@@ -289,12 +290,17 @@ fn acknowledgements_of_several_flows_share_a_packet() {
     rx.packet(vec![whole(1, 2, 1, b"a2")]);
     assert!(!rx.acks_now());
     assert!(rx.fs.ack_state().delack_alarm.is_some());
-    // ...until flow 2's gap calls for an immediate acknowledgement: both go out together.
+    // ...until flow 2's gap calls for an immediate acknowledgement: both go out together, in a
+    // packet of their own (nothing else was being sent), each acknowledging its own flow's data.
     rx.packet(vec![whole(2, 3, 1, b"b3")]);
     let w = rx.write();
-    let mut flows = acked_flows(&w);
-    flows.sort_unstable();
-    assert_eq!(flows, [1, 2], "{w:?}");
+    let mut acks: Vec<(u64, u64)> = w.iter().filter_map(ack_of).map(|a| (a.0, a.2)).collect();
+    acks.sort_unstable();
+    assert_eq!(acks, [(1, 2), (2, 1)], "{w:?}");
+    assert_eq!(w.len(), 2, "{w:?}");
+    for rf in rx.fs.recv_flows() {
+        assert!(!rx.fs.recv_flow_info(rf).unwrap().should_ack);
+    }
     let state = rx.fs.ack_state();
     assert!(!state.ack_now && state.rx_data_packets == 0 && state.delack_alarm.is_none());
     assert!(!rx.acks_now() && rx.fs.poll_timeout().is_none());
@@ -440,6 +446,58 @@ fn flow_ids_carry_no_meaning() {
     assert_eq!(flows, ids);
 }
 
+// RFC 7016 2.3.11: the data of a chunk with the abandon flag set is ignored, whatever it holds.
+// spec: 7016-2.3.11-f
+#[test]
+fn abandoned_chunks_deliver_nothing() {
+    let mut rx = Rx::new();
+    let rf = rx.open(9);
+    let mut abn = whole(9, 2, 1, b"must not be delivered");
+    abn.flags.abandon = true;
+    rx.packet(vec![abn]);
+    rx.packet(vec![whole(9, 3, 2, b"three")]);
+    assert_eq!(
+        rx.messages(rf),
+        [(1, b"first".to_vec()), (3, b"three".to_vec())]
+    );
+    assert_eq!(rx.fs.recv_flow_info(rf).unwrap().buffered_size, 0);
+}
+
+/// A receiving flow `flow_id` that has seen 1..=10 and then every third number up to `top`.
+fn with_holes(rx: &mut Rx, flow_id: u64, top: u64) {
+    rx.packet(vec![whole(flow_id, 1, 0, b"1")]);
+    for seq in (2..=10).chain((13..=top).step_by(3)) {
+        rx.packet(vec![whole(flow_id, seq, 0, b"x")]);
+    }
+}
+
+// RFC 7016 3.6.3.4.5, 3.6.3.4.6: an acknowledgement too long for the packet is truncated to fit
+// (keeping the cumulative ack); another flow's acknowledgement that no longer fits is left for
+// the next packet.
+// spec: 7016-3.6.3.4.5-e, 7016-3.6.3.4.6-c
+#[test]
+fn acknowledgements_fit_the_packet() {
+    let mut rx = Rx::new();
+    // About 500 holes each: longer than the packet in either format.
+    with_holes(&mut rx, 1, 1500);
+    with_holes(&mut rx, 2, 1500);
+    let budget = 120;
+    let w = rx.fs.write(rx.now, budget, &rx.rto).chunks;
+    let len: usize = w.iter().map(|c| c.encoded_len()).sum();
+    assert!(len <= budget, "{len} bytes");
+    let first = acked_flows(&w);
+    assert_eq!(first.len(), 1, "{w:?}");
+    assert_eq!(ack_of(&w[0]).map(|a| a.2), Some(10));
+    assert!(rx.fs.stats().acks_truncated >= 1);
+    // The other flow's acknowledgement goes in the next packet.
+    assert!(rx.acks_now());
+    let w = rx.fs.write(rx.now, budget, &rx.rto).chunks;
+    let second = acked_flows(&w);
+    assert_eq!(second.len(), 1);
+    assert_ne!(first, second);
+    assert!(w.iter().map(|c| c.encoded_len()).sum::<usize>() <= budget);
+}
+
 /// A flow sender fed acknowledgements by hand.
 struct Tx {
     fs: FlowSet,
@@ -556,6 +614,119 @@ fn retransmissions_go_first_and_need_three_fresh_naks() {
     assert_eq!(tx.write(), [1]);
 }
 
+// RFC 7016 3.6.2.3: abandoned entries that neither head the queue nor carry the final sequence
+// number are not sent; the next eligible entry goes out instead.
+// spec: 7016-3.6.2.3-b
+#[test]
+fn abandoned_entries_in_the_middle_are_not_sent() {
+    let mut tx = Tx::new();
+    let ids: Vec<_> = (0..5)
+        .map(|_| {
+            tx.fs
+                .send(tx.now, tx.flow, b"data", MessageOptions::reliable())
+                .unwrap()
+        })
+        .collect();
+    tx.fs.abandon(tx.flow, ids[1]).unwrap();
+    tx.fs.abandon(tx.flow, ids[2]).unwrap();
+    assert_eq!(tx.write(), [1, 4, 5]);
+}
+
+/// Appendix A congestion control that records the bytes each acknowledgement notification carries.
+#[derive(Debug)]
+struct Recording {
+    inner: rtmfp::congestion::AppendixA,
+    acked: std::sync::Arc<std::sync::Mutex<Vec<u64>>>,
+}
+
+impl rtmfp::congestion::CongestionController for Recording {
+    fn on_packet_begin(&mut self, now: Instant, outstanding: u64) {
+        self.inner.on_packet_begin(now, outstanding)
+    }
+    fn on_ack(&mut self, bytes: u64) {
+        self.acked.lock().unwrap().push(bytes);
+        self.inner.on_ack(bytes)
+    }
+    fn on_nak(&mut self) {
+        self.inner.on_nak()
+    }
+    fn on_loss(&mut self, bytes: u64) {
+        self.inner.on_loss(bytes)
+    }
+    fn on_packet_end(&mut self, now: Instant) {
+        self.inner.on_packet_end(now)
+    }
+    fn on_timeout(&mut self, now: Instant, was_loss: bool) {
+        self.inner.on_timeout(now, was_loss)
+    }
+    fn on_time_critical_sent(&mut self, now: Instant, this_session: bool) {
+        self.inner.on_time_critical_sent(now, this_session)
+    }
+    fn on_time_critical_reverse(&mut self, now: Instant) {
+        self.inner.on_time_critical_reverse(now)
+    }
+    fn may_send(&self, now: Instant, outstanding: u64, bytes: u64) -> bool {
+        self.inner.may_send(now, outstanding, bytes)
+    }
+    fn window(&self) -> u64 {
+        self.inner.window()
+    }
+}
+
+// RFC 7016 3.6.2.3: each entry counts its encoded chunk size (header included) as outstanding;
+// 3.6.2.4: an acknowledgement tells the congestion control how many outstanding bytes it cleared.
+// spec: 7016-3.6.2.3-y, 7016-3.6.2.4-a, 7016-3.6.2.4-e
+#[test]
+fn acknowledged_bytes_reach_the_congestion_control() {
+    let acked = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let cc = Recording {
+        inner: rtmfp::congestion::AppendixA::new(),
+        acked: acked.clone(),
+    };
+    let mut fs = FlowSet::new(FlowConfig::default(), Box::new(cc));
+    let rto = Rto::new();
+    let f = fs.open(b"cc", None, FlowOptions::default()).unwrap();
+    let wire = fs.send_flow_info(f).unwrap().flow_id;
+    let mut now = Instant::from_millis(1000);
+    for len in [10, 100, 1000] {
+        fs.send(now, f, &vec![7; len], MessageOptions::reliable())
+            .unwrap();
+    }
+    let w = fs.write(now, BUDGET, &rto);
+    let sizes: Vec<u64> = w
+        .chunks
+        .iter()
+        .filter(|c| matches!(c, Chunk::UserData(_) | Chunk::NextUserData(_)))
+        .map(|c| c.encoded_len() as u64)
+        .collect();
+    assert_eq!(sizes.len(), 3);
+    assert_eq!(fs.outstanding_bytes(), sizes.iter().sum::<u64>());
+    let mut ack = |fs: &mut FlowSet, cumulative: u64| {
+        now += ms(10);
+        let chunk = Chunk::RangeAck(RangeAck::from_ranges(wire, 64, cumulative, &[]));
+        fs.begin_packet(now, false);
+        fs.handle_chunk(now, chunk, None).unwrap();
+        fs.end_packet(now, &rto);
+    };
+    ack(&mut fs, 2);
+    assert_eq!(
+        acked.lock().unwrap().iter().sum::<u64>(),
+        sizes[0] + sizes[1]
+    );
+    assert_eq!(fs.outstanding_bytes(), sizes[2]);
+    ack(&mut fs, 3);
+    assert_eq!(
+        acked.lock().unwrap().iter().sum::<u64>(),
+        sizes.iter().sum::<u64>()
+    );
+    // A repeated acknowledgement clears nothing and reports nothing more.
+    ack(&mut fs, 3);
+    assert_eq!(
+        acked.lock().unwrap().iter().sum::<u64>(),
+        sizes.iter().sum::<u64>()
+    );
+}
+
 /// The data chunks of a trace with Next User Data resolved: (packet index, flow ID, sequence
 /// number, FSN, fragment control, ABN, FIN, options, data).
 #[derive(Debug, Clone)]
@@ -633,9 +804,9 @@ fn run_to_completion(h: &mut Harness, f: SendFlowId, max: Duration) {
 // the first sequence number is 1, numbers are contiguous and first sent in increasing order,
 // each message's fragments are whole or begin, middle..., end on contiguous numbers, every
 // retransmission repeats its number's fragment control and data, FIN is on the final number only
-// (on every copy of it), and nothing at or below an announced FSN is sent again except the
-// abandoned FSN Update at exactly the FSN.
-// spec: 7016-2.3.11-d, 7016-2.3.11-e, 7016-2.3.11-g, 7016-2.3.11-h, 7016-2.3.11-l, 7016-2.3.11-m, 7016-3.6.2.3-m, 7016-3.6.2.3-o, 7016-3.6.2.3-q
+// (on every copy of it), nothing at or below an announced FSN is sent again except the
+// abandoned FSN Update at exactly the FSN, and OPT marks exactly the chunks with options.
+// spec: 7016-2.3.11-d, 7016-2.3.11-e, 7016-2.3.11-g, 7016-2.3.11-h, 7016-2.3.11-l, 7016-2.3.11-m, 7016-3.6.2.3-m, 7016-3.6.2.3-o, 7016-3.6.2.3-q, 7016-3.6.2.3-r
 #[test]
 fn sender_numbering_and_fragment_rules_under_loss() {
     for seed in [1, 2, 3] {
@@ -661,6 +832,24 @@ fn sender_numbering_and_fragment_rules_under_loss() {
         run_to_completion(&mut h, f, Duration::from_secs(300));
         assert!(h.a.flows.stats().retransmissions > 0, "seed {seed}: loss");
 
+        // OPT is set exactly on the chunks that carry options (which the pipe's decoder then
+        // read up to their Marker).
+        for c in h
+            .trace
+            .iter()
+            .filter(|s| s.from == Side::A)
+            .flat_map(|s| &s.chunks)
+        {
+            let options = match c {
+                Chunk::UserData(u) => u.options.is_some(),
+                Chunk::NextUserData(n) => n.options.is_some(),
+                _ => continue,
+            };
+            let mut bytes = Vec::new();
+            c.encode(&mut bytes).unwrap();
+            // Type, 16-bit length, then the flags byte.
+            assert_eq!(bytes[3] & 0x80 != 0, options, "{c:?}");
+        }
         let chunks = data_chunks(&h.trace, Side::A);
         assert_eq!(chunks[0].seq, 1, "first sequence number");
         let mut by_seq: BTreeMap<u64, &DataChunk> = BTreeMap::new();

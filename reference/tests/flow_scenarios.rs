@@ -929,7 +929,7 @@ fn deterministic_replay() {
 
 // RFC 7016 3.6.3.2 step 15, 3.6.3.4.4: a lone data packet is acknowledged when DELACK_ALARM fires,
 // 200 ms later; 3.6.3.6: a Buffer Probe is acknowledged at once.
-// spec: 7016-3.6.3.2-o, 7016-3.6.3.4.4-a, 7016-3.6.3.4.1-a, 7016-3.6.3.4.1-e, 7016-3.6.3.4.1-m, 7016-3.6.3.6-a, 7016-3.6.3.6-c, 7016-3.6.3.6-d, 7016-2.3.15-c, 7016-3.6.3.5-h, 7016-3.6.3.4.3-d
+// spec: 7016-3.6.3.2-o, 7016-3.6.3.4.4-a, 7016-3.6.3.4.1-a, 7016-3.6.3.4.1-e, 7016-3.6.3.4.1-m, 7016-3.6.3.6-a, 7016-3.6.3.6-c, 7016-3.6.3.6-d, 7016-2.3.15-c, 7016-3.6.3.5-h, 7016-3.6.3.4.3-d, 7016-3.6.3.6-b
 #[test]
 fn rfc7016_3_6_3_4_4_delayed_ack_and_probe() {
     use rtmfp::congestion::Rto;

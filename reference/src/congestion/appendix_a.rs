@@ -394,6 +394,38 @@ mod tests {
         assert_eq!(cc.cwnd(), CWND_INIT);
     }
 
+    // RFC 7016 A.2: ANY_LOSS, ANY_NAKS and the bytes acknowledged belong to one received packet:
+    // a loss or a NAK in one packet does not count again in the next, and acknowledged bytes do
+    // not add up across packets.
+    // spec: 7016-A.2-f, 7016-A.2-g, 7016-A.2-h
+    #[test]
+    fn a2_per_packet_state_starts_afresh() {
+        let mut cc = AppendixA::new();
+        // Slow start: 1000 bytes in each of two packets grow CWND by 1000 each time (summed
+        // across packets the second would grow by SMSS, 1460).
+        ack_packet(&mut cc, t(0), 4380, 1000);
+        assert_eq!(cc.cwnd(), 5380);
+        ack_packet(&mut cc, t(0), 5380, 1000);
+        assert_eq!(cc.cwnd(), 6380);
+        // A packet with a NAK does not grow CWND; the next packet, without one, does.
+        cc.on_packet_begin(t(0), 6380);
+        cc.on_ack(500);
+        cc.on_nak();
+        cc.on_packet_end(t(0));
+        assert_eq!(cc.cwnd(), 6380);
+        ack_packet(&mut cc, t(0), 6380, 500);
+        assert_eq!(cc.cwnd(), 6880);
+        // A packet with a loss: SSTHRESH = CWND = 20000 / 2. The next packet, without loss and
+        // with 30000 bytes outstanding, is congestion avoidance (AITHRESH 625: one step of 48),
+        // not a second decrease to 15000.
+        cc.on_packet_begin(t(0), 20_000);
+        cc.on_loss(1000);
+        cc.on_packet_end(t(0));
+        assert_eq!((cc.ssthresh(), cc.cwnd()), (10_000, 10_000));
+        ack_packet(&mut cc, t(0), 30_000, 1000);
+        assert_eq!((cc.ssthresh(), cc.cwnd()), (10_000, 10_048));
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(64))]
 
