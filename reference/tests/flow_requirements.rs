@@ -272,7 +272,7 @@ fn abandoned_and_final_chunks_are_acknowledged_at_once() {
 // packet; an acknowledgement waiting for the delayed-ack alarm rides along when another flow's
 // acknowledgement is due; afterwards nothing is pending (ACK_NOW clear, count 0, alarm off).
 // spec: 7016-3.6.3.4.1-k, 7016-3.6.3.4.5-h, 7016-3.6.3.4.6-a, 7016-3.6.3.4.6-d, 7016-3.6.3.4.6-g, 7016-3.6.3.2-r
-// spec: 7016-3.6.3.2-b, 7016-3.6.3.4.5-b, 7016-3.6.3.4.5-d, 7016-3.6.3.4.5-f, 7016-3.6.3.4.5-i, 7016-3.6.3.4.6-b, 7016-3.6.3.4.6-e
+// spec: 7016-3.6.3.2-b, 7016-3.6.3.4.5-b, 7016-3.6.3.4.5-d, 7016-3.6.3.4.5-f, 7016-3.6.3.4.5-i, 7016-3.6.3.4.6-b, 7016-3.6.3.4.6-e, 7016-3.6.3.4.6-f
 #[test]
 fn acknowledgements_of_several_flows_share_a_packet() {
     let mut rx = Rx::new();
@@ -298,8 +298,13 @@ fn acknowledgements_of_several_flows_share_a_packet() {
     acks.sort_unstable();
     assert_eq!(acks, [(1, 2), (2, 1)], "{w:?}");
     assert_eq!(w.len(), 2, "{w:?}");
+    // Each flow is marked as acknowledged and remembers the window it advertised.
     for rf in rx.fs.recv_flows() {
-        assert!(!rx.fs.recv_flow_info(rf).unwrap().should_ack);
+        let info = rx.fs.recv_flow_info(rf).unwrap();
+        assert!(!info.should_ack);
+        if let Some(a) = w.iter().filter_map(ack_of).find(|a| a.0 == info.flow_id) {
+            assert_eq!(info.prev_rwnd, Some(a.1));
+        }
     }
     let state = rx.fs.ack_state();
     assert!(!state.ack_now && state.rx_data_packets == 0 && state.delack_alarm.is_none());

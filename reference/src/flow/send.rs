@@ -1054,7 +1054,7 @@ mod tests {
     }
 
     // RFC 7016 3.6.2.11: close marks an unsent tail final, or queues an abandoned final entry.
-    // spec: 7016-3.6.2.11-a, 7016-3.6.2.11-b, 7016-3.6.2.11-c, 7016-3.6.2.11-d, 7016-3.6.2.11-e, 7016-3.6.2.11-f
+    // spec: 7016-3.6.2.11-a, 7016-3.6.2.11-b, 7016-3.6.2.11-c, 7016-3.6.2.11-d, 7016-3.6.2.11-e, 7016-3.6.2.11-f, 7016-3.6.2.3-v
     #[test]
     fn close_sets_final_sn() {
         let (mut f, mut s) = flow();
@@ -1090,7 +1090,7 @@ mod tests {
     }
 
     // RFC 7016 3.6.2.3: FSN rules and trimming; 3.6.2.7.1 FSN Update.
-    // spec: 7016-3.6.2.3-d, 7016-3.6.2.3-e, 7016-3.6.2.3-f, 7016-3.6.2.3-g, 7016-3.6.2.7.1-a
+    // spec: 7016-3.6.2.3-d, 7016-3.6.2.3-e, 7016-3.6.2.3-f, 7016-3.6.2.3-g, 7016-3.6.2.7.1-a, 7016-3.6.2.3-x
     #[test]
     fn fsn_and_trimming() {
         let (mut f, mut s) = flow();
