@@ -175,9 +175,6 @@ impl EndpointNode {
         let mut node = EndpointNode::off(name, address, book);
         node.profile = profile;
         node.setup = setup.clone();
-        if setup.off {
-            return Ok(node);
-        }
         let mut key = [0u8; 32];
         SimRng::stream(seed, &format!("user:node:{name}")).fill_bytes(&mut key);
         let mut rng = SeededRandom::from_key(key);
@@ -228,7 +225,10 @@ impl EndpointNode {
                 },
             ),
         };
-        node.endpoint = Some(Endpoint::new(config, crypto, Box::new(rng)));
+        // A host that is off still has an identity (others may name it), but no endpoint.
+        if !setup.off {
+            node.endpoint = Some(Endpoint::new(config, crypto, Box::new(rng)));
+        }
         node.identity = Some(identity);
         Ok(node)
     }
@@ -253,7 +253,7 @@ impl EndpointNode {
         }
     }
 
-    /// This host's identity (`None` for a host that is off).
+    /// This host's identity (`None` only for a node made with [`EndpointNode::off`]).
     pub fn identity(&self) -> Option<&Identity> {
         self.identity.as_ref()
     }

@@ -879,7 +879,7 @@ impl<N: Node> Sim<N> {
             return;
         };
         datagram.dst = internal;
-        self.route(net, datagram);
+        self.route_inside(net, datagram);
     }
 
     /// A datagram came down a NAT's link to its outside address.
@@ -888,6 +888,18 @@ impl<N: Node> Sim<N> {
             return;
         };
         datagram.dst = internal;
+        self.route_inside(net, datagram);
+    }
+
+    /// Routes a datagram the NAT of `net` translated inwards: its destination is an inside
+    /// address, so if no host holds it now (the host left the network), it is dropped there
+    /// rather than sent back out through the NAT.
+    fn route_inside(&mut self, net: NetworkId, datagram: Datagram) {
+        let network = &self.networks[net.0];
+        if !network.by_ip.contains_key(&datagram.dst.ip()) {
+            let place = network.place.clone();
+            return self.drop_datagram(&datagram, DropReason::NoRoute, place);
+        }
         self.route(net, datagram);
     }
 

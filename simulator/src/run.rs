@@ -283,7 +283,11 @@ impl RunReport {
                     rtmfp::session::Role::Initiator => {
                         let name = r.name.as_deref().unwrap_or("-");
                         let to = r.far.as_deref().or(r.intended.as_deref()).unwrap_or("?");
-                        let _ = write!(o, "{name} -> {to}:");
+                        if name == format!("{host}->{to}") {
+                            let _ = write!(o, "{name}:");
+                        } else {
+                            let _ = write!(o, "{name} -> {to}:");
+                        }
                     }
                     rtmfp::session::Role::Responder => {
                         let from = r.far.as_deref().unwrap_or("?");
