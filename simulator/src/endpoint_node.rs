@@ -482,6 +482,7 @@ impl EndpointNode {
                 });
                 record.opened = Some(now);
                 record.far.clone_from(&far);
+                let before = record.state;
                 record.state = info.state;
                 record.far_address = info.far_address;
                 record.receive_id = info.receive_session_id;
@@ -491,6 +492,10 @@ impl EndpointNode {
                     .far_address
                     .map_or_else(|| "?".to_string(), |a| a.to_string());
                 let label = self.label(h);
+                if !incoming && before != info.state {
+                    self.notes
+                        .push_back(format!("{label} {before} -> {}", info.state));
+                }
                 if incoming {
                     self.notes
                         .push_back(format!("{label} incoming from {who} at {at}"));
