@@ -7,6 +7,8 @@
 
 pub mod congestion;
 pub mod crypto;
+#[cfg(feature = "driver")]
+pub mod driver;
 pub mod endpoint;
 pub mod flow;
 pub mod random;

@@ -233,9 +233,10 @@ impl Net {
     }
 
     fn classify(&mut self, data: &[u8]) -> (u32, Option<Vec<u8>>) {
-        let Some((sid, enc)) = rtmfp::crypto::inspect::demultiplex(data) else {
+        let Ok(mux) = rtmfp::wire::Multiplex::decode(data) else {
             return (0, None);
         };
+        let (sid, enc) = (mux.session_id(), mux.encrypted_packet);
         let mut plain = Vec::new();
         if self.classifier.decrypt(enc, &mut plain).is_err() {
             return (sid, None);
@@ -497,7 +498,8 @@ pub fn craft_raw(session_id: u32, plain: &[u8]) -> Vec<u8> {
 
 /// Opens a transparent-profile datagram into its session ID and packet.
 pub fn open_transparent(data: &[u8]) -> Option<(u32, Packet)> {
-    let (sid, enc) = rtmfp::crypto::inspect::demultiplex(data)?;
+    let mux = rtmfp::wire::Multiplex::decode(data).ok()?;
+    let (sid, enc) = (mux.session_id(), mux.encrypted_packet);
     let mut plain = Vec::new();
     TransparentCipher.decrypt(enc, &mut plain).ok()?;
     Some((sid, Packet::decode(&plain).ok()?))

@@ -1,6 +1,9 @@
 //! `rtmfp`: command-line tools around the RTMFP reference implementation (RFC 7016, RFC 7425).
 
+mod connect;
 mod decode;
+mod listen;
+mod net;
 mod print;
 
 use std::io::Write;
@@ -20,12 +23,16 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     Decode(decode::DecodeArgs),
+    Listen(listen::ListenArgs),
+    Connect(connect::ConnectArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
         Command::Decode(args) => decode::run(&args),
+        Command::Listen(args) => return listen::run(&args),
+        Command::Connect(args) => return connect::run(&args),
     };
     // A closed pipe (for example `rtmfp decode ... | head`) is not worth a panic.
     let mut stdout = std::io::stdout().lock();
@@ -33,4 +40,24 @@ fn main() -> ExitCode {
     let _ = stdout.flush();
     let _ = std::io::stderr().write_all(outcome.stderr.as_bytes());
     outcome.code
+}
+
+/// Prints a usage error and returns exit status 2.
+pub fn usage_error(why: &str) -> ExitCode {
+    eprintln!("error: {why}");
+    ExitCode::from(2)
+}
+
+/// Runs `f` on a single-threaded tokio runtime.
+pub fn block_on<F: std::future::Future<Output = ExitCode>>(f: F) -> ExitCode {
+    match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt.block_on(f),
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            ExitCode::from(1)
+        }
+    }
 }
