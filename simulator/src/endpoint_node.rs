@@ -386,6 +386,10 @@ impl EndpointNode {
                     self.close(now, h, how);
                 }
             }
+            Action::Flow(plan) => self.notes.push_back(format!(
+                "flow {} cannot open: this endpoint has no flows yet",
+                plan.name
+            )),
             Action::ClosePeer { peer, how } => {
                 let with: Vec<SessionHandle> = self
                     .sessions

@@ -22,6 +22,17 @@
 //!     - { reason: nat-filtered, at: nat home, from: alice, count: ">=1" }
 //!   delivered:                      # datagrams delivered from one host to another
 //!     - { from: alice, to: bob, count: 0 }
+//!   flows:                          # by the name of the `bulk` or `stream` that sent them
+//!     file:
+//!       intact: true                # every byte arrived, in order (SHA-256 of both ends match)
+//!       by: 30s                     # ... the last of them no later than this
+//!       complete: true              # the receiver saw the flow finish (3.6.3.3)
+//!       echoed: true                # the far end's echo came back intact too
+//!     live:
+//!       delivered: ">=280"          # messages received
+//!       late: "<=5"                 # received later than the stream's deadline
+//!       abandoned: "<=20"           # messages the sender gave up (lifetime, 3.6.2.7)
+//!       lost: "<=20"                # messages the receiver never got
 //! ```
 //!
 //! Counts are `3`, `>=1`, `>2`, `<=5`, `<5` or `2..8`. Close reasons: `local-orderly`,
@@ -61,6 +72,34 @@ pub struct Expect {
     /// Datagrams delivered between hosts.
     #[serde(default)]
     pub delivered: Vec<Spanned<DeliveredExpect>>,
+    /// Per flow, by name.
+    #[serde(default)]
+    pub flows: BTreeMap<String, Spanned<FlowExpect>>,
+}
+
+/// Expectations on one flow.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlowExpect {
+    /// Every byte arrived, in order.
+    #[serde(default)]
+    pub intact: bool,
+    /// The last byte arrived by then.
+    pub by: Option<DurationValue>,
+    /// The receiver saw the flow complete.
+    #[serde(default)]
+    pub complete: bool,
+    /// The echo came back intact.
+    #[serde(default)]
+    pub echoed: bool,
+    /// Messages received.
+    pub delivered: Option<Count>,
+    /// Messages received late.
+    pub late: Option<Count>,
+    /// Messages the sender abandoned.
+    pub abandoned: Option<Count>,
+    /// Messages never received.
+    pub lost: Option<Count>,
 }
 
 /// How a `connect` ended up.
@@ -297,6 +336,23 @@ impl Expect {
                     &format!("expect.sessions.{name}"),
                     format!(
                         "no `connect` is named `{name}` (sessions: {})",
+                        if known.is_empty() {
+                            "none".to_string()
+                        } else {
+                            known.join(", ")
+                        }
+                    ),
+                ));
+            }
+        }
+        for (name, f) in &e.flows {
+            if !plan.flows.contains_key(name) {
+                let known: Vec<&str> = plan.flows.keys().map(String::as_str).collect();
+                return Err(err(
+                    &f.referenced,
+                    &format!("expect.flows.{name}"),
+                    format!(
+                        "no `bulk` or `stream` is named `{name}` (flows: {})",
                         if known.is_empty() {
                             "none".to_string()
                         } else {

@@ -311,7 +311,8 @@ fn main() -> ExitCode {
                     + e.hosts.len()
                     + e.connected.len()
                     + e.drops.len()
-                    + e.delivered.len())
+                    + e.delivered.len()
+                    + e.flows.len())
             );
             ExitCode::SUCCESS
         }),

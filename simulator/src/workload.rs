@@ -26,6 +26,12 @@
 //!         - close: { at: 20s, session: a2b, how: orderly }   # or abrupt
 //!     dead:
 //!       off: true                  # no endpoint: the host drops whatever reaches it
+//!     media:
+//!       echo: true                 # answer every incoming flow with a return flow echoing it
+//!       actions:
+//!         - bulk: { at: 1s, peer: alice, name: file, bytes: 1MB, message: 1KiB }
+//!         - stream: { at: 1s, peer: alice, name: live, count: 300, size: 1200B,
+//!                     interval: 20ms, lifetime: 500ms, deadline: 400ms }
 //! ```
 //!
 //! Every host of the network runs an endpoint (a passive responder unless its plan says
@@ -35,6 +41,16 @@
 //! `epd` names the far end by `fingerprint` (of a host), `hostname`, `url` (Ancillary Data:
 //! the Flash server URI), or `hex` (raw bytes). `name` labels the session for expectations
 //! (default `HOST->TO`). `close` closes a session by `name`, or every session with `peer`.
+//!
+//! Flows (RFC 7016 3.6) are opened on a session named by `session` (a `connect` of this host)
+//! or `peer` (the session this host holds with that host, whichever end opened it); if it is
+//! not open yet at `at`, the flow waits for it. Each flow has a `name` (unique in the file)
+//! and sends its name as metadata unless `metadata` is given. `bulk` sends `bytes` reliably in
+//! messages of `message` bytes (default 1KiB), as fast as flow control allows, then closes the
+//! flow; the receiver checks the bytes with SHA-256. `stream` sends `count` messages of `size`
+//! bytes, one every `interval`, each abandoned after `lifetime` if given (live media); a
+//! message arriving more than `deadline` (default: `lifetime`, else 1 s) after it was sent is
+//! late. Every message starts with its index and send time (16 bytes), the rest is random.
 //!
 //! With the transparent profile a host's identity is its name: `fingerprint: bob` is the EPD
 //! `bob`, and `hostname`/`url` are not available.
@@ -51,7 +67,7 @@ use serde::Deserialize;
 use serde_saphyr::{Location, Spanned};
 
 use crate::scenario::{Scenario, ScenarioError};
-use crate::units::DurationValue;
+use crate::units::{DurationValue, Size};
 
 /// Which cryptography profile every endpoint uses.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
@@ -109,6 +125,9 @@ pub struct HostPlan {
     pub keepalive: Option<DurationValue>,
     /// Time without an answer before the peer is dead (default 90 s).
     pub dead_after: Option<DurationValue>,
+    /// Answer every incoming flow with a return flow that echoes its messages.
+    #[serde(default)]
+    pub echo: bool,
     /// Timed actions.
     #[serde(default)]
     pub actions: Vec<Spanned<ActionSpec>>,
@@ -190,6 +209,46 @@ pub enum ActionSpec {
         /// Orderly (default) or abrupt.
         #[serde(default)]
         how: CloseHow,
+    },
+    /// Send bytes reliably on a new flow.
+    Bulk {
+        /// When.
+        at: DurationValue,
+        /// The flow's name.
+        name: Spanned<String>,
+        /// A session this host opened, by name.
+        session: Option<Spanned<String>>,
+        /// The session with this host.
+        peer: Option<Spanned<String>>,
+        /// How many bytes.
+        bytes: Spanned<Size>,
+        /// Message size (default 1 KiB).
+        message: Option<Spanned<Size>>,
+        /// Metadata (default: the name).
+        metadata: Option<Spanned<String>>,
+    },
+    /// Send timed messages on a new flow.
+    Stream {
+        /// When.
+        at: DurationValue,
+        /// The flow's name.
+        name: Spanned<String>,
+        /// A session this host opened, by name.
+        session: Option<Spanned<String>>,
+        /// The session with this host.
+        peer: Option<Spanned<String>>,
+        /// How many messages.
+        count: u64,
+        /// Their size.
+        size: Spanned<Size>,
+        /// Time between them.
+        interval: DurationValue,
+        /// Abandoned after this long (else reliable).
+        lifetime: Option<DurationValue>,
+        /// Later than this after sending is late (default: `lifetime`, else 1 s).
+        deadline: Option<DurationValue>,
+        /// Metadata (default: the name).
+        metadata: Option<Spanned<String>>,
     },
 }
 
@@ -276,7 +335,64 @@ pub enum Action {
         /// How.
         how: CloseKind,
     },
+    /// Open a flow and send on it.
+    Flow(FlowPlan),
 }
+
+/// Which session a flow goes on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SessionRef {
+    /// A session this host opened, by its `connect` name.
+    Named(String),
+    /// The open session with this host.
+    Peer(String),
+}
+
+/// What a flow sends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FlowKind {
+    /// `bytes` in messages of `message` bytes, reliably, as fast as allowed.
+    Bulk {
+        /// Total bytes.
+        bytes: u64,
+        /// Message size.
+        message: usize,
+    },
+    /// `count` messages of `size` bytes, one every `interval`.
+    Stream {
+        /// Messages.
+        count: u64,
+        /// Size of each.
+        size: usize,
+        /// Time between them.
+        interval: Duration,
+        /// Abandon after this long.
+        lifetime: Option<Duration>,
+        /// Later than this is late.
+        deadline: Duration,
+    },
+}
+
+/// A checked flow.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FlowPlan {
+    /// Its name.
+    pub name: String,
+    /// The sending host.
+    pub host: String,
+    /// The session it goes on.
+    pub on: SessionRef,
+    /// The metadata it opens with.
+    pub metadata: Vec<u8>,
+    /// What it sends.
+    pub kind: FlowKind,
+}
+
+/// The bytes every message starts with: its index and its send time in microseconds.
+pub const MESSAGE_HEADER: usize = 16;
+
+/// The largest message a scenario may ask for.
+pub const MAX_MESSAGE: u64 = 1 << 20;
 
 /// A checked host plan.
 #[derive(Clone, Debug, PartialEq)]
@@ -303,6 +419,8 @@ pub struct HostSetup {
     pub keepalive: Option<Duration>,
     /// Dead-peer time.
     pub dead_after: Option<Duration>,
+    /// Echo incoming flows.
+    pub echo: bool,
     /// Actions in time order (stable for equal times).
     pub actions: Vec<(Instant, Action)>,
 }
@@ -322,6 +440,7 @@ impl HostSetup {
             open_timeout: None,
             keepalive: None,
             dead_after: None,
+            echo: false,
             actions: Vec::new(),
         }
     }
@@ -336,6 +455,8 @@ pub struct Plan {
     pub hosts: BTreeMap<String, HostSetup>,
     /// Every `connect` label, with the host that opens it.
     pub connections: BTreeMap<String, String>,
+    /// Every flow, by name.
+    pub flows: BTreeMap<String, FlowPlan>,
 }
 
 /// The Diffie-Hellman groups scenarios may ask for (RFC 7425 4.2).
@@ -452,6 +573,104 @@ impl Checker<'_> {
     }
 }
 
+impl Checker<'_> {
+    fn session_ref(
+        &self,
+        session: &Option<Spanned<String>>,
+        peer: &Option<Spanned<String>>,
+        host: &str,
+        connections: &BTreeMap<String, String>,
+        at: &Location,
+        field: &str,
+    ) -> Result<SessionRef, ScenarioError> {
+        match (session, peer) {
+            (Some(s), None) => {
+                if connections.get(&s.value).map(String::as_str) != Some(host) {
+                    return Err(self.err(
+                        &s.referenced,
+                        &format!("{field}.session"),
+                        format!(
+                            "`{}` is not a session {host} opened earlier in its actions (use `peer` for a session another host opened)",
+                            s.value
+                        ),
+                    ));
+                }
+                Ok(SessionRef::Named(s.value.clone()))
+            }
+            (None, Some(p)) => {
+                let p = self.host(p, &format!("{field}.peer"))?;
+                Ok(SessionRef::Peer(p))
+            }
+            _ => Err(self.err(at, field, "give exactly one of `session` and `peer`")),
+        }
+    }
+
+    fn message_size(&self, size: &Spanned<Size>, field: &str) -> Result<usize, ScenarioError> {
+        let n = size.value.0;
+        if !(MESSAGE_HEADER as u64..=MAX_MESSAGE).contains(&n) {
+            return Err(self.err(
+                &size.referenced,
+                field,
+                format!(
+                    "a message is {MESSAGE_HEADER} bytes (its index and send time) to {MAX_MESSAGE} bytes"
+                ),
+            ));
+        }
+        usize::try_from(n).map_err(|_| self.err(&size.referenced, field, "too large"))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn flow(
+        &self,
+        name: &Spanned<String>,
+        host: &str,
+        on: SessionRef,
+        metadata: &Option<Spanned<String>>,
+        kind: FlowKind,
+        flows: &BTreeMap<String, FlowPlan>,
+        field: &str,
+    ) -> Result<FlowPlan, ScenarioError> {
+        if flows.contains_key(&name.value) {
+            return Err(self.err(
+                &name.referenced,
+                &format!("{field}.name"),
+                format!("the flow name `{}` is already used", name.value),
+            ));
+        }
+        let (meta, at) = match metadata {
+            Some(m) => (m.value.as_bytes().to_vec(), m.referenced),
+            None => (name.value.as_bytes().to_vec(), name.referenced),
+        };
+        if meta.len() > 512 {
+            return Err(self.err(
+                &at,
+                &format!("{field}.metadata"),
+                "metadata should be at most 512 bytes (RFC 7016 2.3.11.1.1)",
+            ));
+        }
+        if let Some(other) = flows
+            .values()
+            .find(|f| f.host == host && f.metadata == meta)
+        {
+            return Err(self.err(
+                &at,
+                &format!("{field}.metadata"),
+                format!(
+                    "flow `{}` of {host} already uses this metadata; receivers tell flows apart by it",
+                    other.name
+                ),
+            ));
+        }
+        Ok(FlowPlan {
+            name: name.value.clone(),
+            host: host.to_string(),
+            on,
+            metadata: meta,
+            kind,
+        })
+    }
+}
+
 /// Parses hex that may contain spaces and colons.
 pub fn parse_hex(text: &str) -> Result<Vec<u8>, String> {
     let digits: Vec<u8> = text
@@ -502,6 +721,7 @@ impl Plan {
         }
         let mut out = BTreeMap::new();
         let mut connections: BTreeMap<String, String> = BTreeMap::new();
+        let mut flows: BTreeMap<String, FlowPlan> = BTreeMap::new();
         let default_plan = HostPlan::default();
         for name in c.hosts.keys() {
             let plan = w.hosts.get(name).map_or(&default_plan, |p| &p.value);
@@ -650,6 +870,73 @@ impl Plan {
                             }
                         }
                     }
+                    ActionSpec::Bulk {
+                        at,
+                        name: flow,
+                        session,
+                        peer,
+                        bytes,
+                        message,
+                        metadata,
+                    } => {
+                        let f = format!("{f}.bulk");
+                        let on =
+                            c.session_ref(session, peer, name, &connections, &a.referenced, &f)?;
+                        let message_len = match message {
+                            Some(m) => c.message_size(m, &format!("{f}.message"))?,
+                            None => 1024,
+                        };
+                        if bytes.value.0 == 0 {
+                            return Err(c.err(
+                                &bytes.referenced,
+                                &format!("{f}.bytes"),
+                                "send at least one byte",
+                            ));
+                        }
+                        let kind = FlowKind::Bulk {
+                            bytes: bytes.value.0,
+                            message: message_len,
+                        };
+                        let plan = c.flow(flow, name, on, metadata, kind, &flows, &f)?;
+                        flows.insert(plan.name.clone(), plan.clone());
+                        (at.0, Action::Flow(plan))
+                    }
+                    ActionSpec::Stream {
+                        at,
+                        name: flow,
+                        session,
+                        peer,
+                        count,
+                        size,
+                        interval,
+                        lifetime,
+                        deadline,
+                        metadata,
+                    } => {
+                        let f = format!("{f}.stream");
+                        let on =
+                            c.session_ref(session, peer, name, &connections, &a.referenced, &f)?;
+                        let size = c.message_size(size, &format!("{f}.size"))?;
+                        if *count == 0 {
+                            return Err(c.err(
+                                &a.referenced,
+                                &format!("{f}.count"),
+                                "send at least one message",
+                            ));
+                        }
+                        let kind = FlowKind::Stream {
+                            count: *count,
+                            size,
+                            interval: interval.0,
+                            lifetime: lifetime.map(|l| l.0),
+                            deadline: deadline
+                                .or(*lifetime)
+                                .map_or(Duration::from_secs(1), |d| d.0),
+                        };
+                        let plan = c.flow(flow, name, on, metadata, kind, &flows, &f)?;
+                        flows.insert(plan.name.clone(), plan.clone());
+                        (at.0, Action::Flow(plan))
+                    }
                 };
                 actions.push((Instant::ZERO + at, action));
             }
@@ -670,6 +957,7 @@ impl Plan {
                     open_timeout: plan.open_timeout.map(|d| d.0),
                     keepalive: plan.keepalive.map(|d| d.0),
                     dead_after: plan.dead_after.map(|d| d.0),
+                    echo: plan.echo,
                     actions,
                 },
             );
@@ -678,6 +966,7 @@ impl Plan {
             profile: w.profile,
             hosts: out,
             connections,
+            flows,
         })
     }
 }

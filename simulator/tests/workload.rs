@@ -223,3 +223,27 @@ fn captured_datagrams_decrypt_with_the_key_log_of_the_run() {
     // The Close and the Close Ack, on two links each, need the session keys.
     assert_eq!(by_log, 4);
 }
+
+mod robustness {
+    use proptest::prelude::*;
+    use rtmfp_sim::run;
+
+    const REDIRECT: &str = include_str!("../scenarios/redirect.yaml");
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 200, .. ProptestConfig::default() })]
+
+        // A scenario file is input: a damaged one parses or fails with a message, never panics.
+        #[test]
+        fn damaged_rtmfp_scenarios_never_panic(cut in 0usize..REDIRECT.len(), byte in any::<u8>(), at in 0usize..REDIRECT.len()) {
+            let mut bytes = REDIRECT.as_bytes()[..cut.max(at)].to_vec();
+            if let Some(b) = bytes.get_mut(at) {
+                *b = byte;
+            }
+            let text = String::from_utf8_lossy(&bytes);
+            if let Err(e) = run::parse("fuzz.yaml", &text) {
+                prop_assert!(!e.message.is_empty());
+            }
+        }
+    }
+}
