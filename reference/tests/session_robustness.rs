@@ -188,10 +188,12 @@ fn malformed_and_unknown_chunks_do_not_lose_the_rest_of_the_packet() {
     );
 }
 
-// The one place flow chunks enter a session, before the data layer is attached.
-// spec: 7016-3.5.5-e
+// The one place flow chunks enter a session: an S_OPEN session hands them to
+// its flows. A flow opened without metadata is rejected (3.6.3.1) and
+// answered with a Flow Exception Report before its acknowledgement (3.6.3.7).
+// spec: 7016-3.6.3.1-a, 7016-3.6.3.1-f, 7016-3.6.1.3-c
 #[test]
-fn flow_chunks_are_counted_until_the_data_layer_is_attached() {
+fn flow_chunks_reach_the_flow_layer() {
     let mut o = open();
     let sid = o.alice_sid();
     let ud = Chunk::UserData(UserData {
@@ -201,11 +203,36 @@ fn flow_chunks_are_counted_until_the_data_layer_is_attached() {
         ..UserData::default()
     });
     let probe = Chunk::BufferProbe(BufferProbe { flow_id: 1 });
+    let sent_before = o.net.log.len();
     o.send_alice(craft(sid, &packet(Mode::Responder, vec![ud, probe])));
     let a = o.net.info(0, o.alice);
     assert_eq!(a.stats.flow_chunks_received, 2);
-    assert_eq!(a.stats.drops.get(DropReason::FlowLayerNotAttached), 2);
+    assert_eq!(a.stats.drops.total(), 0);
+    assert_eq!(a.flow_stats.as_ref().unwrap().flows_rejected, 1);
     assert_eq!(a.state, SessionState::S_OPEN);
+    let answer: Vec<Chunk> = o.net.log[sent_before..]
+        .iter()
+        .filter(|l| l.sender == 0)
+        .flat_map(|l| chunks_of(&l.data))
+        .collect();
+    let report = answer
+        .iter()
+        .position(|c| matches!(c, Chunk::FlowExceptionReport(r) if r.flow_id == 1))
+        .expect("a Flow Exception Report");
+    assert!(
+        matches!(
+            answer.get(report + 1),
+            Some(Chunk::BitmapAck(_) | Chunk::RangeAck(_))
+        ),
+        "{answer:?}"
+    );
+    // The application never hears of the rejected flow.
+    assert!(
+        !o.net
+            .events(0)
+            .iter()
+            .any(|e| matches!(e, rtmfp::endpoint::Event::FlowOpened { .. }))
+    );
 }
 
 // spec: 7016-3.5.1.1.1-n

@@ -17,6 +17,8 @@ pub use appendix_a::AppendixA;
 pub use burst::BurstAvoidance;
 pub use rto::Rto;
 
+use std::sync::Arc;
+
 use crate::time::Instant;
 
 /// How long a Time Critical (Reverse) Notification keeps its effect (3.5.2.1, Appendix A.2).
@@ -31,7 +33,7 @@ pub const TIME_CRITICAL_WINDOW: core::time::Duration = core::time::Duration::fro
 /// [`on_loss`](Self::on_loss), then [`on_packet_end`](Self::on_packet_end).
 /// Timeouts (3.6.2.6) and time critical notifications come at any time.
 /// Implementations must be deterministic: time only from the arguments.
-pub trait CongestionController: core::fmt::Debug {
+pub trait CongestionController: core::fmt::Debug + Send {
     /// Before the chunks of a received packet are processed; `outstanding` is
     /// S_OUTSTANDING_BYTES, the session's bytes in flight.
     fn on_packet_begin(&mut self, now: Instant, outstanding: u64);
@@ -55,4 +57,54 @@ pub trait CongestionController: core::fmt::Debug {
     fn may_send(&self, now: Instant, outstanding: u64, bytes: u64) -> bool;
     /// The current transmission budget in bytes (the congestion window), for statistics.
     fn window(&self) -> u64;
+}
+
+/// Makes a new session's congestion controller.
+pub type MakeController = dyn Fn() -> Box<dyn CongestionController> + Send + Sync;
+
+/// Which congestion controller each new S_OPEN session gets (an endpoint setting).
+#[derive(Clone, Default)]
+pub enum CongestionChoice {
+    /// The example algorithm of Appendix A ([`AppendixA`]).
+    #[default]
+    AppendixA,
+    /// Another algorithm, made fresh for every session.
+    Custom(Arc<MakeController>),
+}
+
+impl CongestionChoice {
+    /// A custom controller made by `make` for each session.
+    pub fn custom(
+        make: impl Fn() -> Box<dyn CongestionController> + Send + Sync + 'static,
+    ) -> Self {
+        CongestionChoice::Custom(Arc::new(make))
+    }
+
+    /// A new controller for a session.
+    pub fn make(&self) -> Box<dyn CongestionController> {
+        match self {
+            CongestionChoice::AppendixA => Box::new(AppendixA::new()),
+            CongestionChoice::Custom(make) => make(),
+        }
+    }
+}
+
+impl core::fmt::Debug for CongestionChoice {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            CongestionChoice::AppendixA => f.write_str("AppendixA"),
+            CongestionChoice::Custom(_) => f.write_str("Custom(..)"),
+        }
+    }
+}
+
+/// Two choices are equal when both are Appendix A or both the same custom maker.
+impl PartialEq for CongestionChoice {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (CongestionChoice::AppendixA, CongestionChoice::AppendixA) => true,
+            (CongestionChoice::Custom(a), CongestionChoice::Custom(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
 }

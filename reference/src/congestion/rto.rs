@@ -1,10 +1,14 @@
 //! Retransmission timeout, RFC 7016 section 3.5.2.2: SRTT, RTTVAR, MRTO and ERTO from round-trip samples, and ERTO backoff.
 //!
-//! The session owns the timestamps (TS_TX, TS_RX, TS_ECHO_TX, TS_ECHO_RX) and
-//! turns each new timestamp echo into a round-trip sample with [`rtt_sample`];
-//! it feeds the samples to [`Rto::on_rtt_sample`]. The flow layer reads
-//! [`Rto::erto`] for its TIMEOUT_ALARM and buffer probe periods and calls
-//! [`Rto::backoff`] when a timeout finds data in flight (3.6.2.6).
+//! The one round-trip estimator of a session. The session owns the
+//! timestamps (TS_TX, TS_RX, TS_ECHO_TX, TS_ECHO_RX, see
+//! [`crate::session::timing`]) and turns each new timestamp echo into a
+//! round-trip sample with [`rtt_sample`]; it feeds the samples to
+//! [`Rto::on_rtt_sample`]. The flow layer reads [`Rto::erto`] for its
+//! TIMEOUT_ALARM and buffer probe periods and calls [`Rto::backoff`] when a
+//! timeout finds data in flight (3.6.2.6); keepalive backs it off too
+//! (3.5.4.1). The constants are the RFC's, overridable through [`RtoConfig`]
+//! for tests and experiments. Arithmetic saturates: no configuration panics.
 
 use core::time::Duration;
 
@@ -17,7 +21,7 @@ pub const DELACK_ALLOWANCE: Duration = Duration::from_millis(200);
 /// The ultimate backoff cap (3.5.2.2).
 pub const MAX_ERTO: Duration = Duration::from_secs(10);
 /// The backoff factor 1.4142, as a fraction of 10000.
-pub const BACKOFF_PER_10000: u128 = 14_142;
+pub const BACKOFF_PER_10000: u32 = 14_142;
 /// One timestamp tick: the header timestamps count 4 ms periods (2.2.4).
 pub const TICK: Duration = Duration::from_millis(4);
 
@@ -29,9 +33,40 @@ pub fn rtt_sample(current_timestamp: u16, timestamp_echo: u16) -> Option<Duratio
     (ticks <= 32_767).then(|| TICK * u32::from(ticks))
 }
 
+/// The retransmission timeout's constants (RFC 7016 3.5.2.2); the defaults are the RFC's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RtoConfig {
+    /// MRTO before any measurement: 250 ms.
+    pub initial_mrto: Duration,
+    /// ERTO before any measurement: 3 s.
+    pub initial_erto: Duration,
+    /// The floor of ERTO: 250 ms.
+    pub min_erto: Duration,
+    /// The cap of a backed-off ERTO: 10 s.
+    pub max_erto: Duration,
+    /// The backoff multiplier in units of 1/10000: 14142 (1.4142).
+    pub backoff_per_10000: u32,
+    /// Added to SRTT + 4 RTTVAR for the far end's delayed acknowledgement: 200 ms.
+    pub delayed_ack_allowance: Duration,
+}
+
+impl Default for RtoConfig {
+    fn default() -> Self {
+        RtoConfig {
+            initial_mrto: MIN_ERTO,
+            initial_erto: INITIAL_ERTO,
+            min_erto: MIN_ERTO,
+            max_erto: MAX_ERTO,
+            backoff_per_10000: BACKOFF_PER_10000,
+            delayed_ack_allowance: DELACK_ALLOWANCE,
+        }
+    }
+}
+
 /// The round-trip estimator (the optional method of 3.5.2.2).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rto {
+    config: RtoConfig,
     srtt: Option<Duration>,
     rttvar: Duration,
     mrto: Duration,
@@ -47,38 +82,51 @@ impl Default for Rto {
 impl Rto {
     /// SRTT unset, RTTVAR 0, MRTO 250 ms, ERTO 3 s.
     pub fn new() -> Self {
+        Self::with_config(RtoConfig::default())
+    }
+
+    /// SRTT unset, RTTVAR 0, MRTO and ERTO at the configured initial values.
+    pub fn with_config(config: RtoConfig) -> Self {
         Rto {
+            config,
             srtt: None,
             rttvar: Duration::ZERO,
-            mrto: MIN_ERTO,
-            erto: INITIAL_ERTO,
+            mrto: config.initial_mrto,
+            erto: config.initial_erto,
         }
+    }
+
+    /// The constants in use.
+    pub fn config(&self) -> &RtoConfig {
+        &self.config
     }
 
     /// Takes a round-trip sample (3.5.2.2 steps 5 to 8).
     pub fn on_rtt_sample(&mut self, rtt: Duration) {
-        match self.srtt {
+        let srtt = match self.srtt {
             Some(srtt) => {
                 let delta = srtt.abs_diff(rtt);
-                self.rttvar = (self.rttvar * 3 + delta) / 4;
-                self.srtt = Some((srtt * 7 + rtt) / 8);
+                self.rttvar = self.rttvar.saturating_mul(3).saturating_add(delta) / 4;
+                srtt.saturating_mul(7).saturating_add(rtt) / 8
             }
             None => {
-                self.srtt = Some(rtt);
                 self.rttvar = rtt / 2;
+                rtt
             }
-        }
-        let srtt = self.srtt.unwrap_or(rtt);
-        self.mrto = srtt + self.rttvar * 4 + DELACK_ALLOWANCE;
-        self.erto = self.mrto.max(MIN_ERTO);
+        };
+        self.srtt = Some(srtt);
+        self.mrto = srtt
+            .saturating_add(self.rttvar.saturating_mul(4))
+            .saturating_add(self.config.delayed_ack_allowance);
+        self.erto = self.mrto.max(self.config.min_erto);
     }
 
     /// ERTO backoff after a timeout with loss (3.5.2.2): times 1.4142, at most
     /// 10 s, never below MRTO.
     pub fn backoff(&mut self) {
-        let micros = self.erto.as_micros() * BACKOFF_PER_10000 / 10_000;
+        let micros = self.erto.as_micros() * u128::from(self.config.backoff_per_10000) / 10_000;
         let backed_off = Duration::from_micros(u64::try_from(micros).unwrap_or(u64::MAX));
-        self.erto = backed_off.min(MAX_ERTO).max(self.mrto);
+        self.erto = backed_off.min(self.config.max_erto).max(self.mrto);
     }
 
     /// The effective retransmission timeout.
@@ -170,5 +218,21 @@ mod tests {
         assert_eq!(rtt_sample(5, 65_530), Some(ms(44)));
         assert_eq!(rtt_sample(32_767, 0), Some(ms(131_068)));
         assert_eq!(rtt_sample(32_768, 0), None);
+    }
+
+    // Odd configurations never panic (huge samples, huge factors).
+    #[test]
+    fn arithmetic_saturates() {
+        let mut r = Rto::with_config(RtoConfig {
+            backoff_per_10000: u32::MAX,
+            max_erto: Duration::MAX,
+            ..RtoConfig::default()
+        });
+        r.on_rtt_sample(Duration::MAX);
+        r.on_rtt_sample(Duration::ZERO);
+        for _ in 0..100 {
+            r.backoff();
+        }
+        assert!(r.erto() >= r.mrto());
     }
 }

@@ -5,13 +5,15 @@
 
 use core::time::Duration;
 
+use crate::congestion::CongestionChoice;
+use crate::congestion::rto::RtoConfig;
+use crate::flow::FlowConfig;
 use crate::session::close::CloseConfig;
 use crate::session::fragmentation::{RateLimit, ReassemblyLimits};
 use crate::session::keepalive::KeepaliveConfig;
 use crate::session::mobility::MobilityConfig;
 use crate::session::mtu::MtuConfig;
 use crate::session::startup::Backoff;
-use crate::session::timing::RtoConfig;
 
 /// What a responder does with a Forwarded IHello whose Endpoint Discriminator
 /// selects it (RFC 7016 3.5.1.1.2, 3.5.1.5).
@@ -94,6 +96,39 @@ pub struct EndpointConfig {
     pub max_pending_ping_replies: usize,
     /// Closed sessions kept for [`crate::endpoint::Endpoint::session`] queries.
     pub closed_sessions_remembered: usize,
+    /// 3.6: limits and defaults of every S_OPEN session's flows (see
+    /// [`EndpointConfig::default_flow_config`]). `max_packet_size` is
+    /// replaced by the session's packet size (3.5.4.3).
+    pub flow: FlowConfig,
+    /// 3.5.2: the congestion controller of every S_OPEN session (Appendix A by default).
+    pub congestion: CongestionChoice,
+    /// Events waiting for [`crate::endpoint::Endpoint::poll_event`] beyond
+    /// which arriving datagrams are dropped (counted as `event_queue_full`)
+    /// until the application polls: 65536. Received messages also stay
+    /// counted against their flow's receive window until polled, so an
+    /// application that stops polling first closes its windows.
+    pub max_pending_events: usize,
+}
+
+impl EndpointConfig {
+    /// The flow settings of [`EndpointConfig::default`]: those of
+    /// [`FlowConfig::default`] with room for bulk transfers. A new receiving
+    /// flow advertises 1 MiB (BUFFER_CAPACITY; the sender assumes 65536
+    /// until the first acknowledgement, 3.6.2) and the application may raise
+    /// that to 16 MiB (rtmfp-cpp's echo server uses 16 MiB); all flows of a
+    /// session together hold at most 16 MiB received and 8 MiB to send, 4 MiB
+    /// per sending flow. An endpoint's worst case is `max_sessions` times
+    /// those per-session limits.
+    pub fn default_flow_config() -> FlowConfig {
+        FlowConfig {
+            max_send_buffer_per_flow: 4 << 20,
+            max_send_buffer_per_session: 8 << 20,
+            default_receive_buffer: 1 << 20,
+            max_receive_buffer_per_flow: 16 << 20,
+            max_receive_buffer_per_session: 16 << 20,
+            ..FlowConfig::default()
+        }
+    }
 }
 
 impl Default for EndpointConfig {
@@ -119,6 +154,9 @@ impl Default for EndpointConfig {
             time_critical_window: Duration::from_millis(800),
             max_pending_ping_replies: 8,
             closed_sessions_remembered: 64,
+            flow: EndpointConfig::default_flow_config(),
+            congestion: CongestionChoice::AppendixA,
+            max_pending_events: 65_536,
         }
     }
 }

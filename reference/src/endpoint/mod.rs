@@ -9,10 +9,22 @@
 //! ```text
 //! loop {
 //!     endpoint.handle_datagram(now, from, &bytes);   // or handle_timeout(now) at poll_timeout()
+//!     while let Some(e) = endpoint.poll_event() { ... }   // may call open_flow, send, ...
 //!     while let Some(t) = endpoint.poll_transmit(now) { send(t.destination, &t.contents) }
-//!     while let Some(e) = endpoint.poll_event() { ... }
 //! }
 //! ```
+//!
+//! Flows (3.6) live in the S_OPEN sessions; the application reaches them
+//! through the methods of [`flows`] (`open_flow`, `send`, `close_flow`,
+//! `reject_flow`, ...) and hears of them through flow [`Event`]s carrying the
+//! session's handle. Anything the application does, and polling a
+//! [`Event::Message`] (which may reopen a receive window), can make data
+//! ready: call `poll_transmit` after it.
+//!
+//! Memory stays bounded when the application falls behind: received messages
+//! count against their flow's receive window until polled (the sender is
+//! held back, AMB-7016-42), and with [`EndpointConfig::max_pending_events`]
+//! events waiting, arriving datagrams are dropped unprocessed.
 //!
 //! Receive path (3.3): the unscrambled session ID selects the session and key.
 //! Session ID 0 is startup under the profile's Default Session Key; a session
@@ -23,6 +35,7 @@
 
 pub mod config;
 pub mod event;
+pub mod flows;
 pub mod stats;
 
 use core::net::SocketAddr;
@@ -118,6 +131,8 @@ pub(crate) struct Core {
     pub(crate) stats: EndpointStats,
     pub(crate) redirects: BTreeMap<Vec<u8>, Vec<SocketAddr>>,
     pub(crate) tc: TcTracker,
+    /// When a TC packet last went out on any session (Appendix A.2 FASTGROW_ALLOWED).
+    pub(crate) tc_sent_at: Option<Instant>,
     pub(crate) to_reap: Vec<SessionHandle>,
     next_packet_id: u64,
 }
@@ -251,6 +266,7 @@ impl Endpoint {
             stats: EndpointStats::default(),
             redirects: BTreeMap::new(),
             tc: TcTracker::default(),
+            tc_sent_at: None,
             to_reap: Vec::new(),
             next_packet_id: 0,
         };
@@ -315,9 +331,17 @@ impl Endpoint {
     // ------------------------------------------------------------ I/O
 
     /// A datagram arrived from `from`.
+    ///
+    /// While the application leaves
+    /// [`EndpointConfig::max_pending_events`] events unpolled, datagrams are
+    /// dropped unprocessed (counted as [`DropReason::EventQueueFull`]): the
+    /// event queue never grows without bound.
     pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, data: &[u8]) {
         self.core.stats.datagrams_received += 1;
         self.core.stats.bytes_received += data.len() as u64;
+        if self.core.events.len() >= self.core.config.max_pending_events {
+            return self.core.stats.drops.count(DropReason::EventQueueFull);
+        }
         let Ok(m) = Multiplex::decode(data) else {
             return self.core.stats.drops.count(DropReason::TooShort);
         };
@@ -536,6 +560,7 @@ impl Endpoint {
                     if header.time_critical_reverse {
                         s.far_tcr_at = Some(now);
                     }
+                    s.begin_flow_packet(core, now, header.time_critical_reverse);
                 }
             }
         }
@@ -568,8 +593,10 @@ impl Endpoint {
             };
             s.on_chunk(core, now, from, c, dc.position);
         }
-        // Flow layer: FlowSet::end_packet (acknowledgements, loss, congestion) goes here.
+        // A reassembled packet's chunks count as part of the packet whose
+        // fragment completed it: one begin/end pair for both.
         if !reassembled && let Some(s) = self.table.live.get_mut(&h) {
+            s.end_flow_packet(&mut self.core, now);
             s.after_packet(&mut self.core, now, from);
         }
     }
@@ -620,7 +647,7 @@ impl Endpoint {
                 .table
                 .live
                 .iter()
-                .filter(|(_, s)| s.has_output())
+                .filter(|(_, s)| s.has_output(now))
                 .map(|(h, _)| *h)
                 .partition(|h| after.is_some_and(|a| *h > a));
             tail.into_iter().chain(head).collect()
@@ -670,8 +697,28 @@ impl Endpoint {
     }
 
     /// The next event for the application.
+    ///
+    /// A [`Event::Message`]'s bytes count against its flow's receive window
+    /// until it is polled here, so an application that stops polling closes
+    /// its windows instead of growing this queue. Polling one may reopen a
+    /// window: call [`poll_transmit`](Self::poll_transmit) after polling events.
     pub fn poll_event(&mut self) -> Option<Event> {
-        self.core.events.pop_front()
+        let e = self.core.events.pop_front()?;
+        if let Event::Message {
+            session,
+            flow,
+            data,
+            ..
+        } = &e
+            && let Some(f) = self
+                .table
+                .live
+                .get_mut(session)
+                .and_then(|s| s.flows.as_mut())
+        {
+            f.message_consumed(*flow, data.len());
+        }
+        Some(e)
     }
 
     /// Removes closed sessions from the ID tables; keeps the latest few for queries.
@@ -695,7 +742,7 @@ impl Endpoint {
                 self.table.by_tag.remove(&o.tag);
             }
             self.core.reassembly.forget_session(h);
-            if s.has_output() {
+            if s.has_session_output() {
                 // A final Close Ack still to go; reaped again once sent.
                 continue;
             }

@@ -103,8 +103,10 @@ pub enum DropReason {
     PingReplyDropped,
     /// A flow chunk outside S_OPEN (3.5.5, AMB-7016-24).
     FlowChunkNotOpen,
-    /// A flow chunk in an S_OPEN session while no data layer is attached.
-    FlowLayerNotAttached,
+    /// A datagram arrived while the application had
+    /// [`EndpointConfig::max_pending_events`](super::EndpointConfig::max_pending_events)
+    /// events waiting: not processed until it polls.
+    EventQueueFull,
     /// An outgoing packet could not be encoded or encrypted; it was not sent.
     SendFailed,
 }
@@ -164,7 +166,7 @@ impl DropReason {
             PingNotOpen => "ping_not_open",
             PingReplyDropped => "ping_reply_dropped",
             FlowChunkNotOpen => "flow_chunk_not_open",
-            FlowLayerNotAttached => "flow_layer_not_attached",
+            EventQueueFull => "event_queue_full",
             SendFailed => "send_failed",
         }
     }
@@ -273,6 +275,8 @@ pub struct SessionStats {
     /// Flow chunks (User Data, Next User Data, acknowledgements, Buffer
     /// Probe, Flow Exception Report) received while S_OPEN.
     pub flow_chunks_received: u64,
+    /// Flow chunks sent.
+    pub flow_chunks_sent: u64,
     /// Everything of this session dropped or ignored, by reason.
     pub drops: Drops,
 }

@@ -16,8 +16,15 @@
 //! ([`crate::congestion`]). The round-trip estimator ([`crate::congestion::Rto`])
 //! belongs to the session, which feeds it timestamp echoes; it is passed in.
 //!
-//! Events queue up inside the FlowSet until polled; an application that
-//! stops polling should suspend delivery (which closes the receive window).
+//! Events queue up inside the FlowSet until polled. With
+//! [`poll_event`](FlowSet::poll_event) a delivered message leaves the
+//! receive window at once, so an application that stops polling should
+//! suspend delivery (which closes the window). An endpoint instead takes
+//! events with [`take_event`](FlowSet::take_event), which keeps a delivered
+//! message's bytes counted against its flow's window and the session's
+//! receive limit until [`message_consumed`](FlowSet::message_consumed) says
+//! the application has it: an application that does not poll closes the
+//! window by itself.
 
 pub mod ack;
 pub mod api;
@@ -47,6 +54,16 @@ use loss::Loss;
 use priority::RoundRobin;
 use recv::{RecvFlow, RecvLimits};
 use send::SendFlow;
+
+/// The smallest User Data chunk: chunk header, flags, one-byte flow ID,
+/// sequence number and FSN offset, no data. Below this much room no flow
+/// can add anything to a packet.
+const MIN_DATA_CHUNK: usize = crate::wire::chunk::HEADER_LEN + 4;
+
+/// What a delivered message held for the application counts in the receive limits.
+fn held_cost(len: usize) -> usize {
+    len + recv::FRAGMENT_OVERHEAD
+}
 
 /// Session-wide state the flows update directly.
 #[derive(Debug, Default)]
@@ -166,9 +183,36 @@ impl FlowSet {
         &self.shared.ack
     }
 
-    /// The next event for the user.
+    /// The next event for the user; a [`FlowEvent::Message`] counts as
+    /// handed over (its bytes leave the receive window).
     pub fn poll_event(&mut self) -> Option<FlowEvent> {
         self.shared.events.pop_front()
+    }
+
+    /// The next event, for a caller that queues events for its user: a
+    /// [`FlowEvent::Message`] stays counted against its flow's receive window
+    /// and the session's receive limit (as `data.len()` plus
+    /// [`recv::FRAGMENT_OVERHEAD`]) until
+    /// [`message_consumed`](Self::message_consumed) is called for it.
+    pub fn take_event(&mut self) -> Option<FlowEvent> {
+        let e = self.shared.events.pop_front()?;
+        if let FlowEvent::Message { flow, data, .. } = &e
+            && let Some(f) = self.recv.get_mut(flow)
+        {
+            f.hold(held_cost(data.len()), &mut self.shared);
+        }
+        Some(e)
+    }
+
+    /// The user took a message of `len` bytes of receiving flow `flow` that
+    /// [`take_event`](Self::take_event) returned: its bytes leave the window,
+    /// which may reopen (an acknowledgement is then due, 3.6.3.5). Nothing
+    /// happens for a flow that is gone.
+    pub fn message_consumed(&mut self, flow: RecvFlowId, len: usize) {
+        if let Some(f) = self.recv.get_mut(&flow) {
+            f.release(held_cost(len), &mut self.shared);
+            self.reclaim_recv(flow);
+        }
     }
 
     // ---- receive side -------------------------------------------------------
@@ -421,20 +465,18 @@ impl FlowSet {
             flow.on_probe_sent(now, rto.erto());
             self.shared.stats.probes_sent += 1;
         }
-        // User data.
-        let mut served = BTreeSet::new();
-        while self.data_allowed(now) {
-            let ready: Vec<(SendFlowId, Priority)> = self
-                .send
-                .iter()
-                .filter(|(id, f)| !served.contains(*id) && f.is_ready())
-                .map(|(id, f)| (*id, f.effective_priority()))
-                .collect();
-            let priorities: BTreeMap<SendFlowId, Priority> = ready.iter().copied().collect();
-            let Some(id) = self.round_robin.pick(ready) else {
+        // User data, flow by flow in priority and round-robin order, while
+        // the congestion window and burst avoidance allow and a chunk may fit.
+        let ready: Vec<(SendFlowId, Priority)> = self
+            .send
+            .iter()
+            .filter_map(|(id, f)| Some((*id, f.ready_priority()?)))
+            .collect();
+        let priorities: BTreeMap<SendFlowId, Priority> = ready.iter().copied().collect();
+        for id in self.round_robin.order(ready) {
+            if room < MIN_DATA_CHUNK || !self.data_allowed(now) {
                 break;
-            };
-            served.insert(id);
+            }
             let association_alive = self
                 .send
                 .get(&id)
@@ -445,7 +487,7 @@ impl FlowSet {
                         .is_some_and(|r| r.state() != RecvFlowState::RF_CLOSED)
                 });
             let Some(flow) = self.send.get_mut(&id) else {
-                break;
+                continue;
             };
             let out = flow.assemble(&mut room, association_alive, &mut self.shared);
             if !out.chunks.is_empty() {

@@ -197,6 +197,9 @@ pub struct RecvFlowInfo {
     pub buffered_size: usize,
     /// BUFFER_CAPACITY.
     pub buffer_capacity: usize,
+    /// Bytes of delivered messages an endpoint's application has not taken
+    /// yet; they count against the window as BUFFERED_SIZE does.
+    pub unconsumed_bytes: usize,
     /// Whether delivery is suspended.
     pub suspended: bool,
     /// The delivery mode.
@@ -229,6 +232,10 @@ pub struct RecvFlow {
     buffered_size: usize,
     /// BUFFER_CAPACITY.
     capacity: usize,
+    /// Bytes of delivered messages the application has not taken yet (see
+    /// [`FlowSet::take_event`](super::FlowSet::take_event)); they count
+    /// against the window and the hard limits like RECV_BUFFER does.
+    held: usize,
     /// PREV_RWND.
     prev_rwnd: Option<u64>,
     /// SHOULD_ACK.
@@ -266,6 +273,7 @@ impl RecvFlow {
             buffer: BTreeMap::new(),
             buffered_size: 0,
             capacity,
+            held: 0,
             prev_rwnd: None,
             should_ack: false,
             exception_code: 0,
@@ -317,9 +325,30 @@ impl RecvFlow {
         self.prev_rwnd = Some(blocks);
     }
 
-    /// Whether nothing is left to hand to the user.
+    /// Whether nothing is left to hand to the user, nor held for it.
     pub(crate) fn is_drained(&self) -> bool {
-        self.buffer.is_empty()
+        self.buffer.is_empty() && self.held == 0
+    }
+
+    /// BUFFERED_SIZE plus what the application has not taken yet: the bytes
+    /// the window and the hard limits count.
+    fn occupied(&self) -> usize {
+        self.buffered_size + self.held
+    }
+
+    /// A delivered message of `bytes` (its cost) is held until the application takes it.
+    pub(crate) fn hold(&mut self, bytes: usize, shared: &mut Shared) {
+        self.held += bytes;
+        shared.recv_buffered += bytes;
+    }
+
+    /// The application took `bytes` held by [`hold`](Self::hold): they leave
+    /// the window, which may reopen (3.6.3.5).
+    pub(crate) fn release(&mut self, bytes: usize, shared: &mut Shared) {
+        let bytes = bytes.min(self.held);
+        self.held -= bytes;
+        shared.recv_buffered -= bytes;
+        self.window_may_have_opened(shared);
     }
 
     /// A snapshot.
@@ -331,6 +360,7 @@ impl RecvFlow {
             final_sn: self.final_sn,
             buffered_size: self.buffered_size,
             buffer_capacity: self.capacity,
+            unconsumed_bytes: self.held,
             suspended: self.suspended,
             delivery: self.mode,
             prev_rwnd: self.prev_rwnd,
@@ -378,10 +408,14 @@ impl RecvFlow {
     pub(crate) fn advertised_blocks(&self, session_room: usize) -> u64 {
         let bytes = self
             .capacity
-            .saturating_sub(self.buffered_size)
+            .saturating_sub(self.occupied())
             .min(session_room);
         let mut blocks = bytes.div_ceil(BLOCK) as u64;
-        if blocks == 0 && self.capacity > 0 && !self.suspended {
+        // An endpoint application holding a whole BUFFER_CAPACITY of
+        // delivered messages it has not taken counts as suspended: no
+        // minimum block (spec/ambiguities.md AMB-7016-42).
+        let stalled = self.held > 0 && self.held >= self.capacity;
+        if blocks == 0 && self.capacity > 0 && !self.suspended && !stalled {
             blocks = 1;
         }
         blocks
@@ -395,7 +429,7 @@ impl RecvFlow {
     }
 
     fn window_may_have_opened(&mut self, shared: &mut Shared) {
-        let room = self.capacity.saturating_sub(self.buffered_size);
+        let room = self.capacity.saturating_sub(self.occupied());
         if self.state == RecvFlowState::RF_OPEN
             && self.prev_rwnd.is_some_and(|w| w < 2)
             && room >= 2 * BLOCK
@@ -499,7 +533,7 @@ impl RecvFlow {
                 data: frag.data,
             };
             let cost = fragment.cost();
-            if self.buffered_size + cost > limits.flow_buffer {
+            if self.occupied() + cost > limits.flow_buffer {
                 shared.stats.dropped_flow_buffer_full += 1;
                 keep = false;
             } else if shared.recv_buffered + cost > limits.session_buffer {
@@ -518,7 +552,7 @@ impl RecvFlow {
         // Step 14.
         ack_now |= self.sequence_set.has_gaps();
         // 3.6.3.4.1: less than one block of room left.
-        ack_now |= self.capacity < self.buffered_size + BLOCK;
+        ack_now |= self.capacity < self.occupied() + BLOCK;
         if ack_now {
             shared.ack.ack_now = true;
         }
@@ -725,8 +759,9 @@ impl RecvFlow {
             self.state,
             RecvFlowState::RF_OPEN | RecvFlowState::RF_REJECTED
         ) || !self.complete_notified;
-        shared.recv_buffered -= self.buffered_size;
+        shared.recv_buffered -= self.buffered_size + self.held;
         self.buffered_size = 0;
+        self.held = 0;
         self.buffer.clear();
         self.state = RecvFlowState::RF_CLOSED;
         self.should_ack = false;

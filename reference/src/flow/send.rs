@@ -587,11 +587,10 @@ impl SendFlow {
             && self.first_eligible().is_some()
     }
 
-    /// The priority this flow is scheduled at now: raised to time critical
-    /// while its next fragment belongs to a time critical message.
-    pub(crate) fn effective_priority(&self) -> Priority {
-        let tc = self
-            .first_eligible()
+    /// The priority of the flow with `next` as its next fragment: raised to
+    /// time critical while that belongs to a time critical message.
+    fn priority_of(&self, next: Option<u64>) -> Priority {
+        let tc = next
             .and_then(|s| self.queue.get(&s))
             .is_some_and(|e| e.time_critical);
         if tc {
@@ -599,6 +598,18 @@ impl SendFlow {
         } else {
             self.priority
         }
+    }
+
+    /// The priority this flow is scheduled at now, if it
+    /// [`is_ready`](Self::is_ready), in one look at the queue.
+    pub(crate) fn ready_priority(&self) -> Option<Priority> {
+        if !matches!(self.state, SendFlowState::F_OPEN | SendFlowState::F_CLOSING)
+            || !self.window_open()
+        {
+            return None;
+        }
+        let next = self.first_eligible()?;
+        Some(self.priority_of(Some(next)))
     }
 
     /// Whether some entry after `head` would be sent and so carry a new FSN.

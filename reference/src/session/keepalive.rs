@@ -10,7 +10,7 @@ use core::time::Duration;
 
 use crate::time::Instant;
 
-use super::timing::Rto;
+use crate::congestion::rto::Rto;
 
 /// Keepalive settings; `None` switches a mechanism off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -160,7 +160,6 @@ impl Keepalive {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::session::timing::RtoConfig;
 
     fn s(n: u64) -> Duration {
         Duration::from_secs(n)
@@ -171,7 +170,7 @@ mod tests {
     #[allow(clippy::approx_constant)] // RFC 7016 3.5.2.2's factor, 1.4142
     fn idle_ping_then_backoff_then_dead() {
         let cfg = KeepaliveConfig::default();
-        let mut rto = Rto::new(RtoConfig::default());
+        let mut rto = Rto::new();
         let t0 = Instant::from_millis(0);
         let mut k = Keepalive::new(t0);
         assert_eq!(k.deadline(&cfg), Some(t0 + s(30)));
@@ -217,7 +216,7 @@ mod tests {
     #[test]
     fn ping_soon_respects_erto() {
         let cfg = KeepaliveConfig::default();
-        let mut rto = Rto::new(RtoConfig::default());
+        let mut rto = Rto::new();
         let t0 = Instant::from_millis(0);
         let mut k = Keepalive::new(t0);
         k.ping_soon(t0, rto.erto());

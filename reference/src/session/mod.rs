@@ -7,6 +7,13 @@
 //! [`cookie`] (3.5.1.1.2), [`fragmentation`] (3.4), [`timing`] (3.5.2.2),
 //! [`keepalive`] (3.5.4.1), [`mobility`] (3.5.3, 3.5.4.2), [`mtu`] (3.5.4.3)
 //! and [`close`] (3.5.5).
+//!
+//! An S_OPEN session owns a [`FlowSet`] (section 3.6): the flow chunks of
+//! its verified packets go there between `begin_packet` and `end_packet`,
+//! every packet it sends is filled by `FlowSet::write` after the session's
+//! own chunks, the flow timers are part of its deadline, and leaving S_OPEN
+//! aborts every flow (3.5.5). The FlowSet's events become endpoint
+//! [`Event`]s carrying the session's handle.
 
 pub mod close;
 pub mod cookie;
@@ -26,10 +33,11 @@ use crate::endpoint::Core;
 use crate::endpoint::config::FIHelloPolicy;
 use crate::endpoint::event::{CloseReason, Event, OpenFailure};
 use crate::endpoint::stats::{DropReason, SessionStats};
+use crate::flow::{FlowSet, FlowStats};
 use crate::time::Instant;
 use crate::wire::chunk::next_user_data::FlowPosition;
 use crate::wire::chunk::{FIHello, Padding, PaddingType, Ping, PingReply};
-use crate::wire::packet::{Header, Mode, Packet};
+use crate::wire::packet::{Header, MAX_HEADER_LEN, Mode, Packet};
 use crate::wire::{Address, AddressOrigin, Chunk};
 
 use keepalive::{Keepalive, KeepaliveTimeout};
@@ -188,6 +196,12 @@ pub struct SessionInfo {
     pub rttvar: Duration,
     /// The largest plain packet this session sends.
     pub packet_len: usize,
+    /// The congestion window (3.5.2), while S_OPEN.
+    pub congestion_window: Option<u64>,
+    /// S_OUTSTANDING_BYTES, the user data in flight (3.5.2), while S_OPEN.
+    pub outstanding_bytes: Option<u64>,
+    /// The flow layer's counters, while S_OPEN.
+    pub flow_stats: Option<FlowStats>,
     /// Statistics.
     pub stats: SessionStats,
 }
@@ -235,6 +249,11 @@ pub struct Session {
     pub(crate) fihello_policy: Option<FIHelloPolicy>,
     /// When the far end last set TCR (RFC 7016 3.5.2.1: for the congestion controller).
     pub(crate) far_tcr_at: Option<Instant>,
+    /// The flows, while S_OPEN (3.5.5: flows only exist in S_OPEN sessions).
+    pub(crate) flows: Option<FlowSet>,
+    /// The latest time a TC packet went out on any session of the endpoint
+    /// that this session's congestion controller has been told of (Appendix A.2).
+    pub(crate) tc_anywhere_told: Option<Instant>,
     pub(crate) stats: SessionStats,
 }
 
@@ -288,6 +307,8 @@ impl Session {
             registered: Vec::new(),
             fihello_policy: None,
             far_tcr_at: None,
+            flows: None,
+            tc_anywhere_told: None,
             stats: SessionStats::default(),
         }
     }
@@ -317,7 +338,9 @@ impl Session {
     }
 
     /// Enters S_OPEN with negotiated keys (RFC 7016 3.5.1.1.1, 3.5.1.1.2):
-    /// timestamps start afresh (3.5.2.2), as do keepalive and MTU probing.
+    /// timestamps start afresh (3.5.2.2), as do keepalive and MTU probing,
+    /// and the session gets its (empty) set of flows with a new congestion
+    /// controller (3.5.2, 3.6).
     pub(crate) fn open(&mut self, core: &mut Core, now: Instant, keys: SessionKeys, send_id: u32) {
         self.keys = Some(keys);
         self.send_id = send_id;
@@ -325,7 +348,49 @@ impl Session {
         self.timing = Timing::new(core.config.rto);
         self.keepalive = Keepalive::new(now);
         self.mtu = Mtu::new(now, &core.config.mtu);
+        let mut flow_config = core.config.flow.clone();
+        flow_config.max_packet_size = self.mtu.packet_len();
+        self.flows = Some(FlowSet::new(flow_config, core.config.congestion.make()));
+        self.tc_anywhere_told = None;
         self.enter(core, SessionState::S_OPEN);
+    }
+
+    /// Hands the FlowSet's pending events to the application, as endpoint events.
+    pub(crate) fn drain_flow_events(&mut self, core: &mut Core) {
+        if let Some(f) = self.flows.as_mut() {
+            while let Some(e) = f.take_event() {
+                core.emit(Event::from_flow(self.handle, e));
+            }
+        }
+    }
+
+    /// Tells this session's congestion controller about the latest TC packet
+    /// sent on any session of the endpoint (FASTGROW_ALLOWED, Appendix A.2).
+    fn sync_time_critical(&mut self, core: &Core) {
+        if let (Some(at), Some(f)) = (core.tc_sent_at, self.flows.as_mut())
+            && self.tc_anywhere_told.is_none_or(|t| t < at)
+        {
+            f.congestion_mut().on_time_critical_sent(at, false);
+            self.tc_anywhere_told = Some(at);
+        }
+    }
+
+    /// Flow layer: before the chunks of a verified packet of this S_OPEN
+    /// session, with its TCR flag (3.5.2.1, Appendix A.2).
+    pub(crate) fn begin_flow_packet(&mut self, core: &Core, now: Instant, tcr: bool) {
+        self.sync_time_critical(core);
+        if let Some(f) = self.flows.as_mut() {
+            f.begin_packet(now, tcr);
+        }
+    }
+
+    /// Flow layer: after all chunks of the packet (acknowledgements, loss,
+    /// congestion window; 3.6.2.5, Appendix A.2).
+    pub(crate) fn end_flow_packet(&mut self, core: &mut Core, now: Instant) {
+        if let Some(f) = self.flows.as_mut() {
+            f.end_packet(now, &self.timing.rto);
+        }
+        self.drain_flow_events(core);
     }
 
     /// Leaves S_OPEN for a closing or closed state: all flows end (RFC 7016
@@ -341,7 +406,15 @@ impl Session {
         if self.state != SessionState::S_OPEN {
             return;
         }
-        // Flow layer: abort every flow here once a FlowSet is attached.
+        // 3.5.5: every open or closing flow ends now; the application hears
+        // of each (aborted flows, abandoned messages) before SessionClosed.
+        self.drain_flow_events(core);
+        if let Some(mut f) = self.flows.take() {
+            f.abort_all();
+            while let Some(e) = f.take_event() {
+                core.emit(Event::from_flow(self.handle, e));
+            }
+        }
         self.ping_replies.clear();
         self.fihellos.clear();
         let _ = self.mobility.take_pending();
@@ -397,13 +470,22 @@ impl Session {
             srtt: self.timing.rto.srtt(),
             rttvar: self.timing.rto.rttvar(),
             packet_len: self.mtu.packet_len(),
+            congestion_window: self.flows.as_ref().map(|f| f.congestion().window()),
+            outstanding_bytes: self.flows.as_ref().map(FlowSet::outstanding_bytes),
+            flow_stats: self.flows.as_ref().map(|f| f.stats().clone()),
             stats: self.stats.clone(),
         }
     }
 
-    /// Whether a packet is waiting to be built (flow layer: also
-    /// `FlowSet::wants_to_send`, once attached).
-    pub(crate) fn has_output(&self) -> bool {
+    /// Whether a packet is waiting to be built at `now`: session chunks, or
+    /// what the flows want to send (acknowledgements, probes, user data the
+    /// windows allow).
+    pub(crate) fn has_output(&self, now: Instant) -> bool {
+        self.has_session_output() || self.flows.as_ref().is_some_and(|f| f.wants_to_send(now))
+    }
+
+    /// Whether a session chunk (not a flow chunk) is waiting to be sent.
+    pub(crate) fn has_session_output(&self) -> bool {
         match self.state {
             SessionState::S_OPEN => {
                 !self.ping_replies.is_empty()
@@ -418,8 +500,7 @@ impl Session {
         }
     }
 
-    /// The next time [`on_timeout`](Self::on_timeout) has work (flow layer:
-    /// also `FlowSet::poll_timeout`, once attached).
+    /// The next time [`on_timeout`](Self::on_timeout) has work, the flow timers included.
     pub(crate) fn deadline(&self, core: &Core) -> Option<Instant> {
         let cfg = &core.config;
         match self.state {
@@ -428,14 +509,14 @@ impl Session {
                 let rtx = self.opening.as_ref().and_then(|o| o.next_retransmission());
                 Some(rtx.map_or(open_timeout, |r| r.min(open_timeout)))
             }
-            SessionState::S_OPEN => {
-                let k = self.keepalive.deadline(&cfg.keepalive);
-                let m = self.mtu.deadline();
-                match (k, m) {
-                    (Some(a), Some(b)) => Some(a.min(b)),
-                    (a, b) => a.or(b),
-                }
-            }
+            SessionState::S_OPEN => [
+                self.keepalive.deadline(&cfg.keepalive),
+                self.mtu.deadline(),
+                self.flows.as_ref().and_then(FlowSet::poll_timeout),
+            ]
+            .into_iter()
+            .flatten()
+            .min(),
             SessionState::S_NEARCLOSE | SessionState::S_FARCLOSE_LINGER => self
                 .closing
                 .map(|c| close::deadline(self.state, &c, &cfg.close)),
@@ -461,6 +542,10 @@ impl Session {
                     KeepaliveTimeout::Ping | KeepaliveTimeout::Nothing => {}
                 }
                 self.mtu.on_timeout(now, self.timing.rto.erto());
+                if let Some(f) = self.flows.as_mut() {
+                    f.handle_timeout(now, &mut self.timing.rto);
+                }
+                self.drain_flow_events(core);
             }
             SessionState::S_NEARCLOSE | SessionState::S_FARCLOSE_LINGER => {
                 self.closing_timeout(core, now);
@@ -519,7 +604,7 @@ impl Session {
                     // 3.5.5: flows exist only in S_OPEN sessions.
                     return self.drop(core, DropReason::FlowChunkNotOpen);
                 }
-                self.on_flow_chunk(core, now, &chunk, position);
+                self.on_flow_chunk(core, now, chunk, position);
             }
             Chunk::Padding(_) => {}
             Chunk::Unknown(_) => self.drop(core, DropReason::UnknownChunk),
@@ -535,21 +620,26 @@ impl Session {
         }
     }
 
-    /// THE place where flow chunks enter the session (RFC 7016 3.6).
-    ///
-    /// Data layer not yet attached: flow chunks of S_OPEN sessions are counted
-    /// (`flow_chunks_received`, drop reason `flow_layer_not_attached`) and
-    /// otherwise ignored. When `rtmfp::flow` lands, this hands them to the
-    /// session's `FlowSet` (begin_packet / on_user_data / on_ack / ...).
+    /// THE place where flow chunks enter the session (RFC 7016 3.6): User
+    /// Data and Next User Data (with the flow position the packet's resolver
+    /// gave it, 2.3.12), Bitmap and Range Acks, Buffer Probes and Flow
+    /// Exception Reports of an S_OPEN session go to its FlowSet. Their events
+    /// reach the application at the end of the packet.
     fn on_flow_chunk(
         &mut self,
         core: &mut Core,
-        _now: Instant,
-        _chunk: &Chunk,
-        _position: Option<FlowPosition>,
+        now: Instant,
+        chunk: Chunk,
+        position: Option<FlowPosition>,
     ) {
         self.stats.flow_chunks_received += 1;
-        self.drop(core, DropReason::FlowLayerNotAttached);
+        let Some(f) = self.flows.as_mut() else {
+            return self.drop(core, DropReason::FlowChunkNotOpen);
+        };
+        if f.handle_chunk(now, chunk, position).is_err() {
+            // Not a flow chunk after all (on_chunk routes only flow chunks here).
+            self.drop(core, DropReason::ChunkWrongSession);
+        }
     }
 
     /// A Ping Reply in S_OPEN: liveness (3.5.4.1), mobility (3.5.4.2) or an MTU probe (3.5.4.3).
@@ -571,6 +661,9 @@ impl Session {
             }
         } else if Mtu::is_probe_message(message) {
             if let Some(packet_len) = self.mtu.on_ping_reply(now, message) {
+                if let Some(f) = self.flows.as_mut() {
+                    f.set_max_packet_size(packet_len);
+                }
                 core.emit(Event::PacketSizeRaised {
                     session: self.handle,
                     packet_len,
@@ -630,7 +723,7 @@ impl Session {
         core: &mut Core,
         now: Instant,
     ) -> Option<(SocketAddr, Vec<u8>)> {
-        if !self.has_output() {
+        if !self.has_output(now) {
             return None;
         }
         let dest = self.destaddr?;
@@ -659,13 +752,19 @@ impl Session {
                     packet.chunks.push(ping);
                     self.stats.mtu_probes_sent += 1;
                 } else {
-                    packet = Packet::new(self.header(core, now));
+                    // Session chunks first, then the flows fill the rest
+                    // (3.6.2.3); the header is made last, once the packet is
+                    // known not to be empty, so that no timestamp echo is
+                    // spent on a packet never sent (3.5.2.2).
+                    let room = budget.saturating_sub(MAX_HEADER_LEN);
+                    let mut chunks = Vec::new();
+                    let mut used = 0;
                     while let Some(message) = self.ping_replies.front() {
                         let reply = Chunk::PingReply(PingReply {
                             message_echo: message.clone(),
                         });
-                        if packet.encoded_len() + reply.encoded_len() > budget {
-                            if packet.chunks.is_empty() {
+                        if used + reply.encoded_len() > room {
+                            if chunks.is_empty() {
                                 // Too big for any packet of ours: unanswerable.
                                 self.ping_replies.pop_front();
                                 self.drop(core, DropReason::PingReplyDropped);
@@ -674,36 +773,55 @@ impl Session {
                             break;
                         }
                         self.ping_replies.pop_front();
-                        packet.chunks.push(reply);
+                        used += reply.encoded_len();
+                        chunks.push(reply);
                         self.stats.ping_replies_sent += 1;
                     }
                     while let Some(f) = self.fihellos.front() {
                         let c = Chunk::FIHello(f.clone());
-                        if packet.encoded_len() + c.encoded_len() > budget {
-                            if packet.chunks.is_empty() {
+                        if used + c.encoded_len() > room {
+                            if chunks.is_empty() {
                                 self.fihellos.pop_front();
                                 continue;
                             }
                             break;
                         }
                         self.fihellos.pop_front();
-                        packet.chunks.push(c);
+                        used += c.encoded_len();
+                        chunks.push(c);
                         core.stats.fihellos_sent += 1;
                     }
                     let ping = Chunk::Ping(Ping::default());
-                    if self.keepalive.is_due()
-                        && packet.encoded_len() + ping.encoded_len() <= budget
-                    {
+                    if self.keepalive.is_due() && used + ping.encoded_len() <= room {
                         // 3.5.4.1: a keepalive Ping has an empty message.
                         self.keepalive.take_due(now);
-                        packet.chunks.push(ping);
+                        used += ping.encoded_len();
+                        chunks.push(ping);
                         self.stats.keepalives_sent += 1;
                     }
-                    // Flow layer: FlowSet::write appends acknowledgements and
-                    // user data here (within the congestion window), once attached.
-                    if packet.chunks.is_empty() {
+                    // Acknowledgements, probes and user data (3.6.2.3,
+                    // 3.6.3.4.5), within the congestion window.
+                    self.sync_time_critical(core);
+                    let mut time_critical = false;
+                    if let Some(f) = self.flows.as_mut() {
+                        let w = f.write(now, room - used, &self.timing.rto);
+                        time_critical = w.time_critical;
+                        self.stats.flow_chunks_sent += w.chunks.len() as u64;
+                        chunks.extend(w.chunks);
+                    }
+                    self.drain_flow_events(core);
+                    if chunks.is_empty() {
                         return None;
                     }
+                    let mut header = self.header(core, now);
+                    if time_critical {
+                        // 2.2.4: real-time user data sets TC; the other
+                        // sessions' controllers learn of it (Appendix A.2).
+                        header.time_critical = true;
+                        core.tc_sent_at = Some(now);
+                        self.tc_anywhere_told = Some(now);
+                    }
+                    packet = Packet { header, chunks };
                 }
             }
             SessionState::S_NEARCLOSE

@@ -11,7 +11,8 @@ use rtmfp::crypto::flash::dh::DhGroup;
 use rtmfp::crypto::flash::{FlashConfig, FlashProfile};
 use rtmfp::crypto::transparent::{TransparentCipher, TransparentProfile};
 use rtmfp::crypto::{CryptoProfile, PacketCipher};
-use rtmfp::endpoint::{Endpoint, EndpointConfig, Event, SessionHandle, SessionInfo};
+use rtmfp::endpoint::{ApiError, Endpoint, EndpointConfig, Event, SessionHandle, SessionInfo};
+use rtmfp::flow::{FlowOptions, MessageId, MessageOptions, RecvFlowId, SendFlowId};
 use rtmfp::random::SeededRandom;
 use rtmfp::session::SessionState;
 use rtmfp::time::Instant;
@@ -51,6 +52,9 @@ pub struct Node {
     pub events: Vec<(Instant, Event)>,
     /// Whether the node is running (a stopped node neither sends nor receives).
     pub up: bool,
+    /// Whether the harness polls the node's events (an application that
+    /// stops polling leaves them queued in the endpoint).
+    pub polls_events: bool,
 }
 
 /// A datagram in flight.
@@ -125,6 +129,10 @@ pub struct Net {
     classifier: Box<dyn PacketCipher>,
     pub log: Vec<Logged>,
     pub black_holed: u64,
+    /// Let the nodes send after each delivered datagram (true, as an event
+    /// loop does), or only once every datagram due at an instant was
+    /// delivered (false: a burst is processed before any answer goes out).
+    pub transmit_between_deliveries: bool,
 }
 
 /// The transparent profile with identity `name`.
@@ -162,6 +170,7 @@ impl Net {
             classifier: Box::new(TransparentCipher),
             log: Vec::new(),
             black_holed: 0,
+            transmit_between_deliveries: true,
         }
     }
 
@@ -187,8 +196,20 @@ impl Net {
             ep,
             events: Vec::new(),
             up: true,
+            polls_events: true,
         });
         self.nodes.len() - 1
+    }
+
+    /// Adds a node with a cheap Flash profile (group 2, see [`small_flash`]).
+    pub fn add_flash(
+        &mut self,
+        name: &'static str,
+        at: &str,
+        config: EndpointConfig,
+        seed: u64,
+    ) -> usize {
+        self.add(name, at, config, Box::new(flash(small_flash(), seed)), seed)
     }
 
     pub fn set_hook(&mut self, hook: impl FnMut(&mut Datagram, Instant) -> Verdict + 'static) {
@@ -233,10 +254,10 @@ impl Net {
     }
 
     fn classify(&mut self, data: &[u8]) -> (u32, Option<Vec<u8>>) {
-        let Ok(mux) = rtmfp::wire::Multiplex::decode(data) else {
+        let Ok(m) = multiplex::Multiplex::decode(data) else {
             return (0, None);
         };
-        let (sid, enc) = (mux.session_id(), mux.encrypted_packet);
+        let (sid, enc) = (m.session_id(), m.encrypted_packet);
         let mut plain = Vec::new();
         if self.classifier.decrypt(enc, &mut plain).is_err() {
             return (sid, None);
@@ -249,6 +270,27 @@ impl Net {
 
     /// Sends everything the nodes want to send now and collects their events.
     fn flush(&mut self) {
+        self.transmit_all();
+        if self.poll_events() {
+            // Taking messages may reopen receive windows: send the updates.
+            self.transmit_all();
+        }
+    }
+
+    /// Collects the events of the nodes that poll; returns whether there were any.
+    fn poll_events(&mut self) -> bool {
+        let mut polled = false;
+        for n in self.nodes.iter_mut().filter(|n| n.polls_events) {
+            while let Some(e) = n.ep.poll_event() {
+                n.events.push((self.now, e));
+                polled = true;
+            }
+        }
+        polled
+    }
+
+    /// Sends everything the nodes want to send now.
+    fn transmit_all(&mut self) {
         for i in 0..self.nodes.len() {
             for _ in 0..100_000 {
                 if !self.nodes[i].up {
@@ -305,11 +347,6 @@ impl Net {
                 }
             }
         }
-        for n in &mut self.nodes {
-            while let Some(e) = n.ep.poll_event() {
-                n.events.push((self.now, e));
-            }
-        }
     }
 
     fn schedule(&mut self, at: Instant, d: Datagram) {
@@ -359,11 +396,23 @@ impl Net {
 
     /// Runs until `done` holds or `max` of virtual time passes; returns whether `done` held.
     pub fn run_until(&mut self, max: Duration, mut done: impl FnMut(&Net) -> bool) -> bool {
+        self.run_until_mut(max, |n| done(n))
+    }
+
+    /// Like `run_until`, but `step` may act on the network (queue messages,
+    /// close flows) each time it is called: after every instant, and again
+    /// at the same instant while what it did makes the nodes send.
+    pub fn run_until_mut(&mut self, max: Duration, mut step: impl FnMut(&mut Net) -> bool) -> bool {
         let deadline = self.now + max;
         for _ in 0..1_000_000 {
             self.flush();
-            if done(self) {
+            let before = (self.seq, self.event_count());
+            if step(self) {
                 return true;
+            }
+            self.flush();
+            if (self.seq, self.event_count()) != before {
+                continue;
             }
             let next_delivery = self.in_flight.keys().next().map(|(t, _)| *t);
             let next_timer = self
@@ -378,22 +427,28 @@ impl Net {
                     Some(t) => t,
                     None => {
                         self.now = deadline;
-                        return done(self);
+                        return step(self);
                     }
                 },
             };
             if next > deadline {
                 self.now = deadline;
                 self.flush();
-                return done(self);
+                return step(self);
             }
             self.now = self.now.max(next);
+            // One datagram at a time, each followed by a chance to send, as
+            // an event loop around a socket does (a receiver acknowledges
+            // every second data packet even when a whole flight arrives at once).
             while let Some(entry) = self.in_flight.first_entry() {
                 if entry.key().0 > self.now {
                     break;
                 }
                 let d = entry.remove();
                 self.deliver(d);
+                if self.transmit_between_deliveries {
+                    self.transmit_all();
+                }
             }
             let now = self.now;
             for n in &mut self.nodes {
@@ -403,6 +458,10 @@ impl Net {
             }
         }
         panic!("harness loop bound reached");
+    }
+
+    fn event_count(&self) -> usize {
+        self.nodes.iter().map(|n| n.events.len()).sum()
     }
 
     /// Runs for exactly `d` of virtual time.
@@ -477,6 +536,159 @@ impl Net {
     pub fn sent_count(&self, i: usize, chunk_type: u8) -> usize {
         self.sent_times(i, chunk_type).len()
     }
+
+    /// The messages node `i` received on session `s`, in delivery order:
+    /// (receiving flow, sequence number, data).
+    pub fn messages(&self, i: usize, s: SessionHandle) -> Vec<(RecvFlowId, u64, Vec<u8>)> {
+        self.nodes[i]
+            .events
+            .iter()
+            .filter_map(|(_, e)| match e {
+                Event::Message {
+                    session,
+                    flow,
+                    sequence_number,
+                    data,
+                } if *session == s => Some((*flow, *sequence_number, data.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The message payloads node `i` received on receiving flow `f` of session `s`.
+    pub fn payloads(&self, i: usize, s: SessionHandle, f: RecvFlowId) -> Vec<Vec<u8>> {
+        self.messages(i, s)
+            .into_iter()
+            .filter(|(flow, _, _)| *flow == f)
+            .map(|(_, _, d)| d)
+            .collect()
+    }
+
+    /// The flows the far end opened to node `i` on session `s`:
+    /// (receiving flow, metadata, association).
+    pub fn opened_flows(
+        &self,
+        i: usize,
+        s: SessionHandle,
+    ) -> Vec<(RecvFlowId, Vec<u8>, Option<SendFlowId>)> {
+        self.nodes[i]
+            .events
+            .iter()
+            .filter_map(|(_, e)| match e {
+                Event::FlowOpened {
+                    session,
+                    flow,
+                    metadata,
+                    association,
+                    ..
+                } if *session == s => Some((*flow, metadata.clone(), *association)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Whether node `i` has an event matching `pred`.
+    pub fn has_event(&self, i: usize, pred: impl Fn(&Event) -> bool) -> bool {
+        self.nodes[i].events.iter().any(|(_, e)| pred(e))
+    }
+
+    /// How many events of node `i` match `pred`.
+    pub fn count_events(&self, i: usize, pred: impl Fn(&Event) -> bool) -> usize {
+        self.nodes[i].events.iter().filter(|(_, e)| pred(e)).count()
+    }
+
+    /// Node `i` opens a sending flow on session `s` with `metadata`.
+    pub fn open_flow(&mut self, i: usize, s: SessionHandle, metadata: &[u8]) -> SendFlowId {
+        let now = self.now;
+        self.nodes[i]
+            .ep
+            .open_flow(now, s, metadata, None, FlowOptions::default())
+            .unwrap()
+    }
+
+    /// Node `i` queues a reliable message.
+    pub fn send(&mut self, i: usize, s: SessionHandle, f: SendFlowId, data: &[u8]) -> MessageId {
+        let now = self.now;
+        self.nodes[i]
+            .ep
+            .send(now, s, f, data, MessageOptions::reliable())
+            .unwrap()
+    }
+
+    /// Node `i` queues `messages` on flow `f` (waiting whenever the send
+    /// buffer is full) and runs until node `j` has received them all on
+    /// session `r` or `max` passes; returns the payloads `j` received on
+    /// the flow that carried them.
+    pub fn transfer(
+        &mut self,
+        (i, s, f): (usize, SessionHandle, SendFlowId),
+        (j, r): (usize, SessionHandle),
+        messages: &[Vec<u8>],
+        max: Duration,
+    ) -> Vec<Vec<u8>> {
+        let mut next = 0;
+        let first_event = self.nodes[j].events.len();
+        self.run_until_mut(max, |net| {
+            while next < messages.len() {
+                let now = net.now;
+                match net.nodes[i]
+                    .ep
+                    .send(now, s, f, &messages[next], MessageOptions::reliable())
+                {
+                    Ok(_) => next += 1,
+                    Err(ApiError::Flow(rtmfp::flow::ApiError::BufferFull { .. })) => break,
+                    Err(e) => panic!("send: {e}"),
+                }
+            }
+            net.nodes[j].events[first_event..]
+                .iter()
+                .filter(|(_, e)| matches!(e, Event::Message { session, .. } if *session == r))
+                .count()
+                >= messages.len()
+        });
+        self.nodes[j].events[first_event..]
+            .iter()
+            .filter_map(|(_, e)| match e {
+                Event::Message { session, data, .. } if *session == r => Some(data.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+/// Asserts that `got` are exactly the messages `want`, in order, with a
+/// short description of the first difference (not megabytes of bytes).
+#[track_caller]
+pub fn assert_messages(got: &[Vec<u8>], want: &[Vec<u8>]) {
+    let index = |m: &Vec<u8>| {
+        m.get(..8)
+            .map(|b| u64::from_be_bytes(b.try_into().unwrap()))
+    };
+    if let Some(k) = (0..got.len().max(want.len())).find(|&k| got.get(k) != want.get(k)) {
+        panic!(
+            "{} messages received, {} expected; first difference at {k}: got index {:?} ({} bytes), expected index {:?} ({} bytes); received indexes {:?}",
+            got.len(),
+            want.len(),
+            got.get(k).and_then(index),
+            got.get(k).map_or(0, Vec::len),
+            want.get(k).and_then(index),
+            want.get(k).map_or(0, Vec::len),
+            got.iter().map(index).collect::<Vec<_>>(),
+        );
+    }
+}
+
+/// `n` message payloads of various sizes (some larger than a packet), each
+/// starting with its index.
+pub fn numbered_messages(n: usize, seed: u64) -> Vec<Vec<u8>> {
+    (0..n)
+        .map(|k| {
+            let len = 8 + ((k as u64 * 7919 + seed * 104_729) % 3000) as usize;
+            let mut m = (k as u64).to_be_bytes().to_vec();
+            m.extend((0..len - 8).map(|b| (b as u64 ^ seed ^ k as u64) as u8));
+            m
+        })
+        .collect()
 }
 
 /// Builds a datagram under the transparent profile (or any checksum-only
@@ -498,8 +710,8 @@ pub fn craft_raw(session_id: u32, plain: &[u8]) -> Vec<u8> {
 
 /// Opens a transparent-profile datagram into its session ID and packet.
 pub fn open_transparent(data: &[u8]) -> Option<(u32, Packet)> {
-    let mux = rtmfp::wire::Multiplex::decode(data).ok()?;
-    let (sid, enc) = (mux.session_id(), mux.encrypted_packet);
+    let m = multiplex::Multiplex::decode(data).ok()?;
+    let (sid, enc) = (m.session_id(), m.encrypted_packet);
     let mut plain = Vec::new();
     TransparentCipher.decrypt(enc, &mut plain).ok()?;
     Some((sid, Packet::decode(&plain).ok()?))
