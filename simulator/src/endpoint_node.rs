@@ -23,9 +23,10 @@ use rtmfp::crypto::flash::endpoint_discriminator::{EndpointDiscriminator, canoni
 use rtmfp::crypto::flash::{DhKeyMode, FlashConfig, FlashProfile};
 use rtmfp::crypto::transparent::TransparentProfile;
 use rtmfp::endpoint::{
-    CloseKind, CloseReason, Endpoint, EndpointConfig, Event, IntroductionService, OpenFailure,
-    SessionHandle,
+    ApiError, CloseKind, CloseReason, Endpoint, EndpointConfig, Event, IntroductionService,
+    OpenFailure, SessionHandle,
 };
+use rtmfp::flow::{FlowOptions, MessageOptions, RecvFlowId, SendFlowId};
 use rtmfp::random::SeededRandom;
 use rtmfp::session::{Role, SessionState};
 use rtmfp::time::Instant;
@@ -33,7 +34,29 @@ use rtmfp::time::Instant;
 use crate::node::{Node, Transmit};
 use crate::packets::KeyBook;
 use crate::rng::SimRng;
-use crate::workload::{Action, Epd, HostSetup, ProfileKind};
+use crate::traffic::{Receiver, RecvRecord, SendRecord, Sender, deadline_of};
+use crate::workload::{Action, Epd, FlowKind, FlowPlan, HostSetup, ProfileKind, SessionRef};
+
+/// Every flow of the workload, by (sending host, metadata): how receivers recognise them.
+pub type FlowCatalogue = BTreeMap<(String, Vec<u8>), FlowPlan>;
+
+/// Who a sending flow of this node belongs to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum SendOwner {
+    /// A workload flow, by name.
+    Flow(String),
+    /// The echo of a receiving flow.
+    Echo(SessionHandle, RecvFlowId),
+}
+
+/// A return flow echoing a receiving flow.
+struct Echo {
+    flow: SendFlowId,
+    pending: VecDeque<Vec<u8>>,
+    /// The flow it echoes completed: close once `pending` is sent.
+    finished: bool,
+    closed: bool,
+}
 
 /// A host's identity, as other hosts name it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -128,6 +151,14 @@ pub struct EndpointNode {
     /// Sessions in an opening or closing state, polled for transitions.
     watching: BTreeSet<SessionHandle>,
     identities: Rc<BTreeMap<String, Identity>>,
+    seed: u64,
+    catalogue: Rc<FlowCatalogue>,
+    senders: BTreeMap<String, Sender>,
+    send_owners: BTreeMap<(SessionHandle, SendFlowId), SendOwner>,
+    /// Flows waiting for their session to open.
+    waiting: Vec<FlowPlan>,
+    receivers: BTreeMap<(SessionHandle, RecvFlowId), Receiver>,
+    echoes: BTreeMap<(SessionHandle, RecvFlowId), Echo>,
 }
 
 impl core::fmt::Debug for EndpointNode {
@@ -175,6 +206,7 @@ impl EndpointNode {
         let mut node = EndpointNode::off(name, address, book);
         node.profile = profile;
         node.setup = setup.clone();
+        node.seed = seed;
         let mut key = [0u8; 32];
         SimRng::stream(seed, &format!("user:node:{name}")).fill_bytes(&mut key);
         let mut rng = SeededRandom::from_key(key);
@@ -250,6 +282,13 @@ impl EndpointNode {
             sessions: BTreeMap::new(),
             watching: BTreeSet::new(),
             identities: Rc::new(BTreeMap::new()),
+            seed: 0,
+            catalogue: Rc::new(BTreeMap::new()),
+            senders: BTreeMap::new(),
+            send_owners: BTreeMap::new(),
+            waiting: Vec::new(),
+            receivers: BTreeMap::new(),
+            echoes: BTreeMap::new(),
         }
     }
 
@@ -267,6 +306,7 @@ impl EndpointNode {
     pub fn configure(
         &mut self,
         identities: Rc<BTreeMap<String, Identity>>,
+        catalogue: Rc<FlowCatalogue>,
     ) -> Result<(), SetupError> {
         let unknown = |e: UnknownHost| SetupError::UnknownHost {
             host: self.name.clone(),
@@ -285,6 +325,7 @@ impl EndpointNode {
         }
         self.actions = self.setup.actions.clone();
         self.identities = identities;
+        self.catalogue = catalogue;
         Ok(())
     }
 
@@ -386,10 +427,7 @@ impl EndpointNode {
                     self.close(now, h, how);
                 }
             }
-            Action::Flow(plan) => self.notes.push_back(format!(
-                "flow {} cannot open: this endpoint has no flows yet",
-                plan.name
-            )),
+            Action::Flow(plan) => self.start_flow(now, plan),
             Action::ClosePeer { peer, how } => {
                 let with: Vec<SessionHandle> = self
                     .sessions
@@ -433,6 +471,19 @@ impl EndpointNode {
         }
         for e in events {
             self.on_event(now, e);
+        }
+        if !self.waiting.is_empty() {
+            self.retry_waiting(now);
+            // Opening flows and sending may have produced events.
+            let mut more = Vec::new();
+            if let Some(ep) = self.endpoint.as_mut() {
+                while let Some(e) = ep.poll_event() {
+                    more.push(e);
+                }
+            }
+            for e in more {
+                self.on_event(now, e);
+            }
         }
         let watched: Vec<SessionHandle> = self.watching.iter().copied().collect();
         for h in watched {
@@ -546,11 +597,473 @@ impl EndpointNode {
                 self.notes
                     .push_back(format!("{label} packet size raised to {packet_len}"));
             }
+            other => self.on_flow_event(now, other),
         }
     }
 
     fn next_action_at(&self) -> Option<Instant> {
         self.actions.get(self.next_action).map(|(at, _)| *at)
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Flows (RFC 7016 3.6): the workload's bulk transfers and streams, and echoes.
+
+impl EndpointNode {
+    /// The open session a flow goes on, if there is one now.
+    fn session_for(&self, on: &SessionRef) -> Option<SessionHandle> {
+        let open = |r: &&SessionRecord| r.opened.is_some() && r.closed.is_none();
+        match on {
+            SessionRef::Named(label) => {
+                let h = *self.labels.get(label)?;
+                self.sessions.get(&h).filter(open).map(|r| r.handle)
+            }
+            SessionRef::Peer(peer) => self
+                .sessions
+                .values()
+                .filter(open)
+                .find(|r| r.far.as_deref() == Some(peer.as_str()))
+                .map(|r| r.handle),
+        }
+    }
+
+    /// Opens a workload flow now, or when its session opens.
+    fn start_flow(&mut self, now: Instant, plan: FlowPlan) {
+        let Some(h) = self.session_for(&plan.on) else {
+            self.notes
+                .push_back(format!("flow {} waits for its session", plan.name));
+            self.waiting.push(plan);
+            return;
+        };
+        let Some(ep) = self.endpoint.as_mut() else {
+            return;
+        };
+        let name = plan.name.clone();
+        let mut sender = Sender::new(plan, self.seed);
+        match ep.open_flow(now, h, &sender.plan.metadata, None, FlowOptions::default()) {
+            Ok(flow) => {
+                sender.record.session = Some(h);
+                sender.record.flow = Some(flow);
+                sender.record.opened = Some(now);
+                if let FlowKind::Stream { .. } = sender.plan.kind {
+                    sender.next_at = Some(now);
+                }
+                self.send_owners
+                    .insert((h, flow), SendOwner::Flow(name.clone()));
+                let label = self.label(h);
+                self.notes.push_back(format!(
+                    "{label} flow {name} opened ({})",
+                    describe_kind(&sender.plan.kind)
+                ));
+                self.senders.insert(name.clone(), sender);
+                self.pump(now, &name);
+            }
+            Err(e) => {
+                sender.record.error = Some(e.to_string());
+                self.notes
+                    .push_back(format!("flow {name} cannot open: {e}"));
+                self.senders.insert(name, sender);
+            }
+        }
+    }
+
+    /// Tries the flows that wait for a session.
+    fn retry_waiting(&mut self, now: Instant) {
+        let waiting = core::mem::take(&mut self.waiting);
+        for plan in waiting {
+            if self.session_for(&plan.on).is_some() {
+                self.start_flow(now, plan);
+            } else {
+                self.waiting.push(plan);
+            }
+        }
+    }
+
+    /// Queues what a bulk flow can queue now, and closes it once everything is queued.
+    fn pump(&mut self, now: Instant, name: &str) {
+        let Some(ep) = self.endpoint.as_mut() else {
+            return;
+        };
+        let Some(sender) = self.senders.get_mut(name) else {
+            return;
+        };
+        let (Some(h), Some(flow)) = (sender.record.session, sender.record.flow) else {
+            return;
+        };
+        if sender.record.aborted || sender.record.exception.is_some() || sender.closed {
+            return;
+        }
+        if let FlowKind::Bulk { .. } = sender.plan.kind {
+            while !sender.exhausted() {
+                let m = match sender.held.take() {
+                    Some(m) => m,
+                    None => sender.generate(now),
+                };
+                match ep.send(now, h, flow, &m, MessageOptions::reliable()) {
+                    Ok(_) => sender.queued(&m),
+                    Err(ApiError::Flow(rtmfp::flow::ApiError::BufferFull { .. })) => {
+                        sender.held = Some(m);
+                        return;
+                    }
+                    Err(e) => {
+                        let text = e.to_string();
+                        sender.record.error = Some(text.clone());
+                        self.notes
+                            .push_back(format!("flow {name} cannot send: {text}"));
+                        return;
+                    }
+                }
+            }
+        }
+        if sender.exhausted() && !sender.closed {
+            sender.closed = true;
+            if let Err(e) = ep.close_flow(now, h, flow) {
+                self.notes
+                    .push_back(format!("flow {name} cannot close: {e}"));
+            }
+        }
+    }
+
+    /// Sends the stream messages due at `now`.
+    fn stream_due(&mut self, now: Instant) {
+        let due: Vec<String> = self
+            .senders
+            .iter()
+            .filter(|(_, s)| s.next_at.is_some_and(|t| t <= now))
+            .map(|(n, _)| n.clone())
+            .collect();
+        for name in due {
+            let Some(ep) = self.endpoint.as_mut() else {
+                return;
+            };
+            let Some(sender) = self.senders.get_mut(&name) else {
+                continue;
+            };
+            let FlowKind::Stream {
+                interval, lifetime, ..
+            } = sender.plan.kind
+            else {
+                continue;
+            };
+            let (Some(h), Some(flow)) = (sender.record.session, sender.record.flow) else {
+                continue;
+            };
+            while sender.next_at.is_some_and(|t| t <= now) && !sender.exhausted() {
+                if sender.record.aborted || sender.record.exception.is_some() {
+                    sender.next_at = None;
+                    break;
+                }
+                let m = sender.generate(now);
+                let opts = match lifetime {
+                    Some(l) => MessageOptions::with_lifetime(l),
+                    None => MessageOptions::reliable(),
+                };
+                match ep.send(now, h, flow, &m, opts) {
+                    Ok(_) => sender.queued(&m),
+                    Err(ApiError::Flow(rtmfp::flow::ApiError::BufferFull { .. })) => {
+                        sender.record.refused += 1;
+                    }
+                    Err(e) => {
+                        sender.record.error = Some(e.to_string());
+                        sender.next_at = None;
+                        break;
+                    }
+                }
+                sender.next_at = sender.next_at.map(|t| t + interval);
+            }
+            if sender.exhausted() {
+                sender.next_at = None;
+            }
+            self.pump(now, &name);
+        }
+    }
+
+    /// Sends what an echo holds, and closes it after the flow it echoes finished.
+    fn pump_echo(&mut self, now: Instant, key: (SessionHandle, RecvFlowId)) {
+        let Some(ep) = self.endpoint.as_mut() else {
+            return;
+        };
+        let Some(echo) = self.echoes.get_mut(&key) else {
+            return;
+        };
+        while let Some(m) = echo.pending.front() {
+            match ep.send(now, key.0, echo.flow, m, MessageOptions::reliable()) {
+                Ok(_) => {
+                    echo.pending.pop_front();
+                }
+                Err(ApiError::Flow(rtmfp::flow::ApiError::BufferFull { .. })) => return,
+                Err(_) => {
+                    echo.pending.clear();
+                    break;
+                }
+            }
+        }
+        if echo.finished && !echo.closed {
+            echo.closed = true;
+            let _ = ep.close_flow(now, key.0, echo.flow);
+        }
+    }
+
+    fn flow_label(&self, h: SessionHandle, flow: SendFlowId) -> String {
+        match self.send_owners.get(&(h, flow)) {
+            Some(SendOwner::Flow(n)) => n.clone(),
+            Some(SendOwner::Echo(..)) => format!("echo {}", flow.0),
+            None => format!("{}", flow.0),
+        }
+    }
+
+    fn recv_label(&self, key: (SessionHandle, RecvFlowId)) -> String {
+        match self.receivers.get(&key) {
+            Some(r) => match (&r.record.flow_name, &r.record.echo_of) {
+                (_, Some(e)) => format!("echo of {e}"),
+                (Some(n), None) => n.clone(),
+                (None, None) => format!("in {}", key.1.0),
+            },
+            None => format!("in {}", key.1.0),
+        }
+    }
+
+    fn on_flow_event(&mut self, now: Instant, e: Event) {
+        match e {
+            Event::FlowOpened {
+                session: h,
+                flow,
+                metadata,
+                association,
+                ..
+            } => {
+                let far = self.sessions.get(&h).and_then(|r| r.far.clone());
+                let echo_of = association.and_then(|a| match self.send_owners.get(&(h, a)) {
+                    Some(SendOwner::Flow(n)) => Some(n.clone()),
+                    _ => None,
+                });
+                let plan = far
+                    .as_ref()
+                    .and_then(|f| self.catalogue.get(&(f.clone(), metadata.clone())));
+                let flow_name = if echo_of.is_some() {
+                    None
+                } else {
+                    plan.map(|p| p.name.clone())
+                };
+                let deadline = if echo_of.is_some() {
+                    None
+                } else {
+                    plan.and_then(deadline_of)
+                };
+                let record = RecvRecord {
+                    session: h,
+                    flow,
+                    from: far.clone(),
+                    flow_name,
+                    echo_of,
+                    metadata: metadata.clone(),
+                    opened: now,
+                    messages: 0,
+                    bytes: 0,
+                    late: 0,
+                    max_latency: core::time::Duration::ZERO,
+                    out_of_sequence: 0,
+                    lost_sequence_numbers: 0,
+                    max_gap: core::time::Duration::ZERO,
+                    first_at: None,
+                    last_at: None,
+                    complete: None,
+                    aborted: false,
+                    digest: [0; 32],
+                };
+                let is_echo = record.echo_of.is_some();
+                self.receivers
+                    .insert((h, flow), Receiver::new(record, deadline));
+                let label = self.label(h);
+                let what = self.recv_label((h, flow));
+                self.notes.push_back(format!(
+                    "{label} flow {what} arrives from {} (metadata {:?})",
+                    far.as_deref().unwrap_or("?"),
+                    String::from_utf8_lossy(&metadata)
+                ));
+                if self.setup.echo && !is_echo {
+                    let Some(ep) = self.endpoint.as_mut() else {
+                        return;
+                    };
+                    match ep.open_flow(now, h, &metadata, Some(flow), FlowOptions::default()) {
+                        Ok(back) => {
+                            self.send_owners.insert((h, back), SendOwner::Echo(h, flow));
+                            self.echoes.insert(
+                                (h, flow),
+                                Echo {
+                                    flow: back,
+                                    pending: VecDeque::new(),
+                                    finished: false,
+                                    closed: false,
+                                },
+                            );
+                        }
+                        Err(e) => self
+                            .notes
+                            .push_back(format!("{label} cannot echo {what}: {e}")),
+                    }
+                }
+            }
+            Event::Message {
+                session: h,
+                flow,
+                data,
+                ..
+            } => {
+                if let Some(r) = self.receivers.get_mut(&(h, flow)) {
+                    r.message(now, &data);
+                }
+                if let Some(echo) = self.echoes.get_mut(&(h, flow)) {
+                    echo.pending.push_back(data);
+                    self.pump_echo(now, (h, flow));
+                }
+            }
+            Event::MessagesLost {
+                session: h,
+                flow,
+                first,
+                last,
+            } => {
+                if let Some(r) = self.receivers.get_mut(&(h, flow)) {
+                    r.record.lost_sequence_numbers += last.saturating_sub(first) + 1;
+                }
+            }
+            Event::RecvFlowComplete { session: h, flow } => {
+                if let Some(r) = self.receivers.get_mut(&(h, flow)) {
+                    r.record.complete = Some(now);
+                }
+                let label = self.label(h);
+                let what = self.recv_label((h, flow));
+                let got = self
+                    .receivers
+                    .get(&(h, flow))
+                    .map_or(0, |r| r.record.messages);
+                self.notes
+                    .push_back(format!("{label} flow {what} complete: {got} messages"));
+                if let Some(echo) = self.echoes.get_mut(&(h, flow)) {
+                    echo.finished = true;
+                    self.pump_echo(now, (h, flow));
+                }
+            }
+            Event::RecvFlowRejected {
+                session: h,
+                flow,
+                reason,
+            } => {
+                let label = self.label(h);
+                let what = self.recv_label((h, flow));
+                self.notes
+                    .push_back(format!("{label} flow {what} rejected: {reason:?}"));
+            }
+            Event::RecvFlowAborted { session: h, flow } => {
+                if let Some(r) = self.receivers.get_mut(&(h, flow)) {
+                    r.record.aborted = true;
+                }
+                let label = self.label(h);
+                let what = self.recv_label((h, flow));
+                self.notes.push_back(format!("{label} flow {what} aborted"));
+            }
+            Event::FlowException {
+                session: h,
+                flow,
+                code,
+            } => {
+                if let Some(SendOwner::Flow(n)) = self.send_owners.get(&(h, flow))
+                    && let Some(s) = self.senders.get_mut(n)
+                {
+                    s.record.exception = Some(code);
+                }
+                let label = self.label(h);
+                let what = self.flow_label(h, flow);
+                self.notes.push_back(format!(
+                    "{label} flow {what} rejected by the far end: code {code}"
+                ));
+            }
+            Event::MessageDelivered {
+                session: h, flow, ..
+            } => {
+                if let Some(SendOwner::Flow(n)) = self.send_owners.get(&(h, flow))
+                    && let Some(s) = self.senders.get_mut(n)
+                {
+                    s.record.delivered += 1;
+                }
+            }
+            Event::MessageAbandoned {
+                session: h, flow, ..
+            } => {
+                if let Some(SendOwner::Flow(n)) = self.send_owners.get(&(h, flow))
+                    && let Some(s) = self.senders.get_mut(n)
+                {
+                    s.record.abandoned += 1;
+                }
+            }
+            Event::SendFlowComplete { session: h, flow } => {
+                if let Some(SendOwner::Flow(n)) = self.send_owners.get(&(h, flow))
+                    && let Some(s) = self.senders.get_mut(n)
+                {
+                    s.record.complete = Some(now);
+                }
+                let label = self.label(h);
+                let what = self.flow_label(h, flow);
+                self.notes
+                    .push_back(format!("{label} flow {what} acknowledged to the end"));
+            }
+            Event::SendFlowWritable { session: h, flow } => {
+                match self.send_owners.get(&(h, flow)).cloned() {
+                    Some(SendOwner::Flow(n)) => self.pump(now, &n),
+                    Some(SendOwner::Echo(s, r)) => self.pump_echo(now, (s, r)),
+                    None => {}
+                }
+            }
+            Event::SendFlowAborted { session: h, flow } => {
+                if let Some(SendOwner::Flow(n)) = self.send_owners.get(&(h, flow))
+                    && let Some(s) = self.senders.get_mut(n)
+                {
+                    s.record.aborted = true;
+                    s.next_at = None;
+                }
+                let label = self.label(h);
+                let what = self.flow_label(h, flow);
+                self.notes.push_back(format!("{label} flow {what} aborted"));
+            }
+            _ => {}
+        }
+    }
+
+    /// The flows this host sent, with their digests.
+    pub fn sent_flows(&self) -> Vec<SendRecord> {
+        self.senders.values().map(Sender::finish).collect()
+    }
+
+    /// The flows this host received, with their digests, in (session, flow) order.
+    pub fn received_flows(&self) -> Vec<RecvRecord> {
+        self.receivers.values().map(Receiver::finish).collect()
+    }
+
+    fn next_stream_at(&self) -> Option<Instant> {
+        self.senders.values().filter_map(|s| s.next_at).min()
+    }
+}
+
+fn describe_kind(k: &FlowKind) -> String {
+    match k {
+        FlowKind::Bulk { bytes, message } => format!("bulk {bytes} bytes in messages of {message}"),
+        FlowKind::Stream {
+            count,
+            size,
+            interval,
+            lifetime,
+            ..
+        } => {
+            let mut s = format!(
+                "stream of {count} messages of {size} bytes every {}ms",
+                interval.as_millis()
+            );
+            if let Some(l) = lifetime {
+                s.push_str(&format!(", lifetime {}ms", l.as_millis()));
+            }
+            s
+        }
     }
 }
 
@@ -603,6 +1116,7 @@ impl Node for EndpointNode {
 
     fn handle_timeout(&mut self, now: Instant) {
         self.run_actions(now);
+        self.stream_due(now);
         if let Some(ep) = self.endpoint.as_mut() {
             if ep.poll_timeout().is_some_and(|t| t <= now) {
                 ep.handle_timeout(now);
@@ -622,10 +1136,14 @@ impl Node for EndpointNode {
 
     fn poll_timeout(&self) -> Option<Instant> {
         let ep = self.endpoint.as_ref()?;
-        [ep.poll_timeout(), self.next_action_at()]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            ep.poll_timeout(),
+            self.next_action_at(),
+            self.next_stream_at(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     fn addresses_changed(&mut self, now: Instant, addrs: &[SocketAddr]) {

@@ -33,6 +33,7 @@
 //!       late: "<=5"                 # received later than the stream's deadline
 //!       abandoned: "<=20"           # messages the sender gave up (lifetime, 3.6.2.7)
 //!       lost: "<=20"                # messages the receiver never got
+//!       max_gap: 11s                # longest silence between two deliveries (recovery)
 //! ```
 //!
 //! Counts are `3`, `>=1`, `>2`, `<=5`, `<5` or `2..8`. Close reasons: `local-orderly`,
@@ -100,6 +101,8 @@ pub struct FlowExpect {
     pub abandoned: Option<Count>,
     /// Messages never received.
     pub lost: Option<Count>,
+    /// Longest time between two consecutive deliveries.
+    pub max_gap: Option<DurationValue>,
 }
 
 /// How a `connect` ended up.
@@ -403,6 +406,8 @@ pub struct RunFacts<'a> {
     pub sessions: &'a BTreeMap<String, Vec<SessionRecord>>,
     /// Network counters.
     pub stats: &'a Stats,
+    /// Every workload flow.
+    pub flows: &'a BTreeMap<String, crate::run::FlowOutcome>,
 }
 
 impl RunFacts<'_> {
@@ -709,6 +714,125 @@ impl Expect {
                 ),
                 k.to_string(),
             );
+        }
+        for (name, spec) in &self.flows {
+            let line = spec.referenced.line();
+            let e = &spec.value;
+            let Some(f) = facts.flows.get(name) else {
+                c.check(false, line, format!("flow {name}"), "not in the workload");
+                continue;
+            };
+            let what = |field: &str| format!("flow {name} {field}");
+            let received = f.received.as_ref();
+            let got = |k: u64| k.to_string();
+            let summary = match (&f.sent, received) {
+                (None, _) => "never opened".to_string(),
+                (Some(s), None) => format!(
+                    "{} of {} messages queued, nothing received",
+                    s.queued, s.planned
+                ),
+                (Some(s), Some(r)) => format!(
+                    "{} of {} messages queued ({} bytes), {} received ({} bytes){}",
+                    s.queued,
+                    s.planned,
+                    s.bytes,
+                    r.messages,
+                    r.bytes,
+                    if r.digest == s.digest {
+                        ""
+                    } else {
+                        ", SHA-256 differs"
+                    }
+                ),
+            };
+            if e.intact {
+                c.check(f.intact(), line, what("intact"), summary.clone());
+            }
+            if let Some(by) = e.by {
+                let deadline = Instant::ZERO + by.0;
+                let found = match received.and_then(|r| r.last_at) {
+                    Some(t) if f.intact() => format!("the last message at {}", at_text(t)),
+                    Some(t) => format!("not intact ({summary}); last message at {}", at_text(t)),
+                    None => "nothing received".into(),
+                };
+                c.check(
+                    f.intact()
+                        && received
+                            .and_then(|r| r.last_at)
+                            .is_some_and(|t| t <= deadline),
+                    line,
+                    what(&format!("delivered by {}", at_text(deadline))),
+                    found,
+                );
+            }
+            if e.complete {
+                c.check(
+                    received.is_some_and(|r| r.complete.is_some()),
+                    line,
+                    what("complete"),
+                    received.map_or("nothing received".to_string(), |r| {
+                        format!("not complete after {} messages", r.messages)
+                    }),
+                );
+            }
+            if e.echoed {
+                let found = match &f.echo {
+                    None => "no echo".to_string(),
+                    Some(r) => format!("{} messages echoed", r.messages),
+                };
+                c.check(f.echoed(), line, what("echoed"), found);
+            }
+            if let Some(n) = e.delivered {
+                let k = received.map_or(0, |r| r.messages);
+                c.check(
+                    n.admits(k),
+                    line,
+                    what(&format!("messages delivered {n}")),
+                    got(k),
+                );
+            }
+            if let Some(n) = e.late {
+                let k = received.map_or(0, |r| r.late);
+                c.check(
+                    n.admits(k),
+                    line,
+                    what(&format!("late messages {n}")),
+                    got(k),
+                );
+            }
+            if let Some(n) = e.abandoned {
+                let k = f.sent.as_ref().map_or(0, |s| s.abandoned);
+                c.check(
+                    n.admits(k),
+                    line,
+                    what(&format!("abandoned messages {n}")),
+                    got(k),
+                );
+            }
+            if let Some(n) = e.lost {
+                let sent = f.sent.as_ref().map_or(0, |s| s.queued);
+                let k = sent.saturating_sub(received.map_or(0, |r| r.messages));
+                c.check(
+                    n.admits(k),
+                    line,
+                    what(&format!("lost messages {n}")),
+                    got(k),
+                );
+            }
+            if let Some(g) = e.max_gap {
+                let k = received.map(|r| r.max_gap);
+                c.check(
+                    k.is_some_and(|k| k <= g.0),
+                    line,
+                    what(&format!(
+                        "longest gap between deliveries <= {}ms",
+                        g.0.as_millis()
+                    )),
+                    k.map_or("nothing received".into(), |k| {
+                        format!("{}ms", k.as_millis())
+                    }),
+                );
+            }
         }
         (c.checked, c.failures)
     }

@@ -42,6 +42,7 @@ pub mod run;
 pub mod scenario;
 pub mod topology;
 pub mod trace;
+pub mod traffic;
 pub mod units;
 pub mod workload;
 

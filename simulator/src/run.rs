@@ -24,14 +24,15 @@ use std::rc::Rc;
 use rtmfp::time::Instant;
 
 use crate::endpoint_node::{
-    EndpointNode, Identity, SessionRecord, SetupError, close_name, failure_name,
+    EndpointNode, FlowCatalogue, Identity, SessionRecord, SetupError, close_name, failure_name,
 };
 use crate::engine::{Sim, Stop};
 use crate::expect::{Expect, Failure, RunFacts};
 use crate::packets::KeyBook;
 use crate::scenario::{Scenario, ScenarioError};
 use crate::trace::{Stats, Trace};
-use crate::workload::{Plan, Workload};
+use crate::traffic::{RecvRecord, SendRecord};
+use crate::workload::{FlowPlan, Plan, Workload};
 
 /// How long a scenario without `duration:` runs.
 pub const DEFAULT_DURATION: Duration = Duration::from_secs(60);
@@ -92,6 +93,8 @@ pub struct RunReport {
     pub sim: Sim<EndpointNode>,
     /// Every host's sessions.
     pub sessions: BTreeMap<String, Vec<SessionRecord>>,
+    /// Every workload flow, by name.
+    pub flows: BTreeMap<String, FlowOutcome>,
     /// Expectations checked.
     pub checked: usize,
     /// Expectations not met.
@@ -146,8 +149,14 @@ pub fn run(loaded: &Loaded, options: &RunOptions) -> RunReport {
         nodes.insert(def.name.clone(), node);
     }
     let identities: Rc<BTreeMap<String, Identity>> = Rc::new(identities);
+    let catalogue: Rc<FlowCatalogue> = Rc::new(
+        plan.flows
+            .values()
+            .map(|f| ((f.host.clone(), f.metadata.clone()), f.clone()))
+            .collect(),
+    );
     for node in nodes.values_mut() {
-        if let Err(e) = node.configure(identities.clone()) {
+        if let Err(e) = node.configure(identities.clone(), catalogue.clone()) {
             setup_errors.push(e.to_string());
         }
     }
@@ -172,15 +181,44 @@ pub fn run(loaded: &Loaded, options: &RunOptions) -> RunReport {
     }
     let stop = sim.run(limits);
     let mut sessions = BTreeMap::new();
+    let mut flows: BTreeMap<String, FlowOutcome> = plan
+        .flows
+        .values()
+        .map(|p| {
+            (
+                p.name.clone(),
+                FlowOutcome {
+                    plan: p.clone(),
+                    sent: None,
+                    received: None,
+                    echo: None,
+                },
+            )
+        })
+        .collect();
     let ids: Vec<_> = sim.host_ids().collect();
     for id in ids {
-        let records = sim
-            .node_mut(id)
-            .map(|n| {
-                n.finish();
-                n.sessions().cloned().collect::<Vec<_>>()
-            })
-            .unwrap_or_default();
+        let Some(n) = sim.node_mut(id) else {
+            continue;
+        };
+        n.finish();
+        let records: Vec<SessionRecord> = n.sessions().cloned().collect();
+        for sent in n.sent_flows() {
+            if let Some(f) = flows.get_mut(&sent.name) {
+                f.sent = Some(sent);
+            }
+        }
+        for r in n.received_flows() {
+            let (name, echo) = match (&r.flow_name, &r.echo_of) {
+                (_, Some(e)) => (e.clone(), true),
+                (Some(n), None) => (n.clone(), false),
+                (None, None) => continue,
+            };
+            if let Some(f) = flows.get_mut(&name) {
+                let slot = if echo { &mut f.echo } else { &mut f.received };
+                slot.get_or_insert(r);
+            }
+        }
         if let Some(name) = sim.host_name(id) {
             sessions.insert(name.to_string(), records);
         }
@@ -189,6 +227,7 @@ pub fn run(loaded: &Loaded, options: &RunOptions) -> RunReport {
         Some(e) => e.evaluate(&RunFacts {
             sessions: &sessions,
             stats: sim.trace().stats(),
+            flows: &flows,
         }),
         None => (0, Vec::new()),
     };
@@ -199,10 +238,50 @@ pub fn run(loaded: &Loaded, options: &RunOptions) -> RunReport {
         stop,
         sim,
         sessions,
+        flows,
         checked,
         failures,
         setup_errors,
         book,
+    }
+}
+
+/// What became of one workload flow, at both ends.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FlowOutcome {
+    /// The flow as planned.
+    pub plan: FlowPlan,
+    /// The sending end (`None` if its action never ran).
+    pub sent: Option<SendRecord>,
+    /// The receiving end (`None` if nothing arrived).
+    pub received: Option<RecvRecord>,
+    /// The echo that came back, if the far end echoes.
+    pub echo: Option<RecvRecord>,
+}
+
+impl FlowOutcome {
+    /// Whether every planned message arrived, in order, with the bytes sent.
+    pub fn intact(&self) -> bool {
+        match (&self.sent, &self.received) {
+            (Some(s), Some(r)) => {
+                s.queued == s.planned
+                    && r.messages == s.queued
+                    && r.bytes == s.bytes
+                    && r.digest == s.digest
+                    && r.out_of_sequence == 0
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether the echo brought every byte back, in order.
+    pub fn echoed(&self) -> bool {
+        match (&self.sent, &self.echo) {
+            (Some(s), Some(e)) => {
+                s.queued == s.planned && e.messages == s.queued && e.digest == s.digest
+            }
+            _ => false,
+        }
     }
 }
 
@@ -272,6 +351,19 @@ impl RunReport {
             );
         }
         o.push('\n');
+        if !self.flows.is_empty() {
+            let bytes: u64 = self
+                .flows
+                .values()
+                .filter_map(|f| f.received.as_ref())
+                .map(|r| r.bytes)
+                .sum();
+            let _ = writeln!(
+                o,
+                "data: {bytes} bytes delivered on {} flow(s)",
+                self.flows.len()
+            );
+        }
         let _ = writeln!(o, "sessions:");
         let width = self.sessions.keys().map(String::len).max().unwrap_or(0);
         let mut any = false;
@@ -311,6 +403,74 @@ impl RunReport {
         }
         if !any {
             let _ = writeln!(o, "  none");
+        }
+        if !self.flows.is_empty() {
+            let _ = writeln!(o, "flows:");
+            let width = self.flows.keys().map(String::len).max().unwrap_or(0);
+            for (name, f) in &self.flows {
+                let to = match &f.plan.on {
+                    crate::workload::SessionRef::Peer(p) => p.clone(),
+                    crate::workload::SessionRef::Named(n) => self
+                        .sessions
+                        .get(&f.plan.host)
+                        .and_then(|l| l.iter().find(|r| r.name.as_deref() == Some(n)))
+                        .and_then(|r| r.far.clone())
+                        .unwrap_or_else(|| "?".into()),
+                };
+                let _ = write!(o, "  {name:<width$} {} -> {to}:", f.plan.host);
+                match &f.sent {
+                    None => {
+                        let _ = write!(o, " never opened");
+                    }
+                    Some(s) => {
+                        let _ = write!(
+                            o,
+                            " sent {}/{} messages ({} bytes)",
+                            s.queued, s.planned, s.bytes
+                        );
+                        if s.refused > 0 {
+                            let _ = write!(o, ", {} refused", s.refused);
+                        }
+                        if s.abandoned > 0 {
+                            let _ = write!(o, ", {} abandoned", s.abandoned);
+                        }
+                        if let Some(e) = &s.error {
+                            let _ = write!(o, ", error: {e}");
+                        }
+                    }
+                }
+                match &f.received {
+                    None => {
+                        let _ = write!(o, "; nothing received");
+                    }
+                    Some(r) => {
+                        let _ = write!(o, "; received {} ({} bytes)", r.messages, r.bytes);
+                        if let (Some(a), Some(b)) = (r.first_at, r.last_at) {
+                            let _ = write!(o, " {}..{}", secs(a), secs(b));
+                        }
+                        if r.late > 0 {
+                            let _ = write!(o, ", {} late", r.late);
+                        }
+                        if f.intact() {
+                            let _ = write!(o, ", intact");
+                        }
+                        if r.complete.is_some() {
+                            let _ = write!(o, ", complete");
+                        }
+                        if matches!(f.plan.kind, crate::workload::FlowKind::Stream { .. }) {
+                            let _ = write!(o, ", max latency {}ms", r.max_latency.as_millis());
+                        }
+                    }
+                }
+                if f.echo.is_some() {
+                    let _ = write!(
+                        o,
+                        "; echo {}",
+                        if f.echoed() { "intact" } else { "incomplete" }
+                    );
+                }
+                o.push('\n');
+            }
         }
         for e in &self.setup_errors {
             let _ = writeln!(o, "setup error: {e}");
