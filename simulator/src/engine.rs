@@ -362,6 +362,12 @@ impl<N: Node> Sim<N> {
         self.hosts.get(host.0).map(|h| &h.node)
     }
 
+    /// The node on `host`, to inspect or update after a run. Nothing it sends is taken and its
+    /// timer is not re-armed: use [`Sim::with_node`] to make calls that should have effects.
+    pub fn node_mut(&mut self, host: HostId) -> Option<&mut N> {
+        self.hosts.get_mut(host.0).map(|h| &mut h.node)
+    }
+
     /// Runs `f` on `host`'s node at the current instant (e.g. to make an application call),
     /// then takes what it wants to send and its new deadline. `None` if `host` is unknown.
     pub fn with_node<R>(
@@ -446,6 +452,7 @@ impl<N: Node> Sim<N> {
     fn drop_datagram(&mut self, datagram: &Datagram, reason: DropReason, place: Arc<str>) {
         let event = TraceEvent::Dropped {
             id: datagram.id,
+            origin: self.origin(datagram),
             reason,
             place,
             src: datagram.src,
@@ -453,6 +460,31 @@ impl<N: Node> Sim<N> {
             len: datagram.data.len(),
         };
         self.record(event, Some(&datagram.data));
+    }
+
+    /// The name of the host that sent `datagram`.
+    fn origin(&self, datagram: &Datagram) -> Arc<str> {
+        match datagram.via.members().next() {
+            Some(Member::Host(h)) => self
+                .hosts
+                .get(h.0)
+                .map_or_else(|| "?".into(), |h| h.name.clone()),
+            _ => "?".into(),
+        }
+    }
+
+    /// Records the node's notes (see [`Node::poll_note`]).
+    fn take_notes(&mut self, host: HostId) {
+        loop {
+            let Some(h) = self.hosts.get_mut(host.0) else {
+                return;
+            };
+            let Some(text) = h.node.poll_note() else {
+                return;
+            };
+            let name = h.name.clone();
+            self.record(TraceEvent::Note { host: name, text }, None);
+        }
     }
 
     fn dispatch(&mut self, kind: EventKind) {
@@ -492,8 +524,9 @@ impl<N: Node> Sim<N> {
         }
     }
 
-    /// Takes everything `host`'s node wants to send, then (re)arms its timer.
+    /// Records the node's notes, takes everything it wants to send, then (re)arms its timer.
     fn service(&mut self, host: HostId) {
+        self.take_notes(host);
         let mut taken = 0u64;
         loop {
             let now = self.now;
@@ -511,6 +544,7 @@ impl<N: Node> Sim<N> {
             taken += 1;
             self.emit(host, transmit);
         }
+        self.take_notes(host);
         let Some(h) = self.hosts.get_mut(host.0) else {
             return;
         };
@@ -845,7 +879,7 @@ impl<N: Node> Sim<N> {
             return;
         };
         datagram.dst = internal;
-        self.route(net, datagram);
+        self.route_inside(net, datagram);
     }
 
     /// A datagram came down a NAT's link to its outside address.
@@ -854,6 +888,18 @@ impl<N: Node> Sim<N> {
             return;
         };
         datagram.dst = internal;
+        self.route_inside(net, datagram);
+    }
+
+    /// Routes a datagram the NAT of `net` translated inwards: its destination is an inside
+    /// address, so if no host holds it now (the host left the network), it is dropped there
+    /// rather than sent back out through the NAT.
+    fn route_inside(&mut self, net: NetworkId, datagram: Datagram) {
+        let network = &self.networks[net.0];
+        if !network.by_ip.contains_key(&datagram.dst.ip()) {
+            let place = network.place.clone();
+            return self.drop_datagram(&datagram, DropReason::NoRoute, place);
+        }
         self.route(net, datagram);
     }
 
@@ -874,6 +920,7 @@ impl<N: Node> Sim<N> {
         }
         let event = TraceEvent::Delivered {
             id: datagram.id,
+            origin: self.origin(&datagram),
             host: name,
             src: datagram.src,
             dst: datagram.dst,

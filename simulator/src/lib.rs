@@ -27,18 +27,24 @@
 //! model), [`scenario`] and [`units`] (the YAML files), [`rng`] (seeded randomness),
 //! [`trace`] and [`pcap`] (what happened).
 
+pub mod endpoint_node;
 pub mod engine;
+pub mod expect;
 pub mod fault;
 pub mod host;
 pub mod link;
 pub mod nat;
 pub mod node;
+pub mod packets;
 pub mod pcap;
 pub mod rng;
+pub mod run;
 pub mod scenario;
 pub mod topology;
 pub mod trace;
+pub mod traffic;
 pub mod units;
+pub mod workload;
 
 pub use engine::{Limits, Sim, Stop};
 pub use host::HostInfo;

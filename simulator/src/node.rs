@@ -43,6 +43,14 @@ pub trait Node {
     fn addresses_changed(&mut self, now: Instant, addrs: &[SocketAddr]) {
         let _ = (now, addrs);
     }
+
+    /// The next line the node wants in the trace (an application event such as "session
+    /// opened"), if any. Called until it returns `None` after every call into the node, so a
+    /// note appears at the virtual time of the call that produced it, before the datagrams
+    /// that call sent. Notes must be deterministic text.
+    fn poll_note(&mut self) -> Option<String> {
+        None
+    }
 }
 
 impl<T: Node + ?Sized> Node for Box<T> {
@@ -64,5 +72,9 @@ impl<T: Node + ?Sized> Node for Box<T> {
 
     fn addresses_changed(&mut self, now: Instant, addrs: &[SocketAddr]) {
         (**self).addresses_changed(now, addrs);
+    }
+
+    fn poll_note(&mut self) -> Option<String> {
+        (**self).poll_note()
     }
 }

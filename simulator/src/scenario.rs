@@ -125,6 +125,27 @@ impl fmt::Display for ScenarioError {
 
 impl std::error::Error for ScenarioError {}
 
+impl ScenarioError {
+    /// An error about the value at `at` in scenario `text` (file `file`), for checks made
+    /// after parsing, such as the RTMFP workload's names and references.
+    pub fn at(
+        file: &str,
+        text: &str,
+        at: &Location,
+        field: impl Into<String>,
+        message: impl Into<String>,
+    ) -> ScenarioError {
+        error_at(
+            file,
+            text,
+            at.line(),
+            at.column(),
+            field.into(),
+            message.into(),
+        )
+    }
+}
+
 /// A validated scenario.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Scenario<W = serde_json::Value, E = serde_json::Value> {

@@ -129,6 +129,8 @@ pub enum TraceEvent {
     Delivered {
         /// Datagram number.
         id: u64,
+        /// The host that sent it (not shown in the line; counted in [`Stats`]).
+        origin: Arc<str>,
         /// Receiving host.
         host: Arc<str>,
         /// Source as the receiver sees it.
@@ -142,6 +144,8 @@ pub enum TraceEvent {
     Dropped {
         /// Datagram number.
         id: u64,
+        /// The host that sent it (not shown in the line; counted in [`Stats`]).
+        origin: Arc<str>,
         /// Why.
         reason: DropReason,
         /// Where: a link direction (`alice@home/up`), `nat NAME`, `net NAME` or `host NAME`.
@@ -282,6 +286,13 @@ pub enum TraceEvent {
         /// Link direction.
         place: Arc<str>,
     },
+    /// A node's own line: an application event (see [`crate::node::Node::poll_note`]).
+    Note {
+        /// Host.
+        host: Arc<str>,
+        /// What the node said.
+        text: String,
+    },
     /// A node produced more datagrams in one go than the simulator accepts; the rest of that
     /// burst was not taken.
     NodeFlood {
@@ -320,6 +331,7 @@ impl TraceEvent {
             TraceEvent::OutageEnds { .. } => "outage",
             TraceEvent::FaultsChanged { .. } => "faults",
             TraceEvent::NodeFlood { .. } => "node-flood",
+            TraceEvent::Note { .. } => "node",
         }
     }
 }
@@ -341,6 +353,7 @@ impl fmt::Display for TraceEvent {
                 src,
                 dst,
                 len,
+                ..
             } => {
                 write!(f, "#{id} {host} {src} -> {dst} len={len}")
             }
@@ -351,6 +364,7 @@ impl fmt::Display for TraceEvent {
                 src,
                 dst,
                 len,
+                ..
             } => {
                 write!(f, "#{id} {reason} at {place} {src} -> {dst} len={len}")
             }
@@ -432,6 +446,7 @@ impl fmt::Display for TraceEvent {
             TraceEvent::NodeFlood { host, taken } => {
                 write!(f, "{host} sent more than {taken} datagrams at once")
             }
+            TraceEvent::Note { host, text } => write!(f, "{host} {text}"),
         }
     }
 }
@@ -486,6 +501,10 @@ pub struct Stats {
     pub nat_mappings: u64,
     /// Per host: (sent, delivered).
     pub per_host: BTreeMap<Arc<str>, (u64, u64)>,
+    /// Drops by (reason, place, sending host): where each kind of loss hit whose traffic.
+    pub dropped_at: BTreeMap<(DropReason, Arc<str>, Arc<str>), u64>,
+    /// Datagrams delivered, by (sending host, receiving host).
+    pub delivered_between: BTreeMap<(Arc<str>, Arc<str>), u64>,
 }
 
 impl Stats {
@@ -500,11 +519,26 @@ impl Stats {
                 self.sent += 1;
                 self.per_host.entry(host.clone()).or_default().0 += 1;
             }
-            TraceEvent::Delivered { host, .. } => {
+            TraceEvent::Delivered { host, origin, .. } => {
                 self.delivered += 1;
                 self.per_host.entry(host.clone()).or_default().1 += 1;
+                *self
+                    .delivered_between
+                    .entry((origin.clone(), host.clone()))
+                    .or_default() += 1;
             }
-            TraceEvent::Dropped { reason, .. } => *self.dropped.entry(*reason).or_default() += 1,
+            TraceEvent::Dropped {
+                reason,
+                place,
+                origin,
+                ..
+            } => {
+                *self.dropped.entry(*reason).or_default() += 1;
+                *self
+                    .dropped_at
+                    .entry((*reason, place.clone(), origin.clone()))
+                    .or_default() += 1;
+            }
             TraceEvent::Duplicated { .. } => self.duplicated += 1,
             TraceEvent::Corrupted { .. } => self.corrupted += 1,
             TraceEvent::Truncated { .. } => self.truncated += 1,
@@ -615,6 +649,7 @@ mod tests {
             at: Instant::from_micros(12_000_250),
             event: TraceEvent::Dropped {
                 id: 7,
+                origin: "alice".into(),
                 reason: DropReason::QueueFull,
                 place: "alice@internet/up".into(),
                 src: addr("10.0.0.1:1935"),

@@ -140,6 +140,94 @@ impl Probability {
     }
 }
 
+/// A bound on a count read from a scenario file: `3` (exactly), `>=1`, `>2`, `<=5`, `<5` or
+/// `2..8` (inclusive).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Count {
+    /// The least count allowed.
+    pub min: u64,
+    /// The largest count allowed, if any.
+    pub max: Option<u64>,
+}
+
+impl Count {
+    /// Exactly `n`.
+    pub fn exactly(n: u64) -> Count {
+        Count {
+            min: n,
+            max: Some(n),
+        }
+    }
+
+    /// At least `n`.
+    pub fn at_least(n: u64) -> Count {
+        Count { min: n, max: None }
+    }
+
+    /// Whether `n` is within the bound.
+    pub fn admits(self, n: u64) -> bool {
+        n >= self.min && self.max.is_none_or(|m| n <= m)
+    }
+}
+
+impl fmt::Display for Count {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.max {
+            Some(m) if m == self.min => write!(f, "{m}"),
+            Some(m) if self.min == 0 => write!(f, "<={m}"),
+            Some(m) => write!(f, "{}..{m}", self.min),
+            None => write!(f, ">={}", self.min),
+        }
+    }
+}
+
+/// Parses a count bound (see [`Count`]).
+pub fn parse_count(s: &str) -> Result<Count, String> {
+    let s = s.trim();
+    let number = |t: &str| -> Result<u64, String> {
+        t.trim()
+            .parse::<u64>()
+            .map_err(|_| format!("`{s}`: expected a count such as 3, >=1, >2, <=5, <5 or 2..8"))
+    };
+    if let Some(rest) = s.strip_prefix(">=") {
+        return Ok(Count::at_least(number(rest)?));
+    }
+    if let Some(rest) = s.strip_prefix("<=") {
+        return Ok(Count {
+            min: 0,
+            max: Some(number(rest)?),
+        });
+    }
+    if let Some(rest) = s.strip_prefix('>') {
+        let n = number(rest)?;
+        let min = n
+            .checked_add(1)
+            .ok_or_else(|| format!("`{s}`: too large"))?;
+        return Ok(Count::at_least(min));
+    }
+    if let Some(rest) = s.strip_prefix('<') {
+        let n = number(rest)?;
+        let max = n
+            .checked_sub(1)
+            .ok_or_else(|| format!("`{s}`: no count is below 0"))?;
+        return Ok(Count {
+            min: 0,
+            max: Some(max),
+        });
+    }
+    if let Some((a, b)) = s.split_once("..") {
+        let (min, max) = (number(a)?, number(b)?);
+        if min > max {
+            return Err(format!("`{s}`: the range is empty"));
+        }
+        return Ok(Count {
+            min,
+            max: Some(max),
+        });
+    }
+    Ok(Count::exactly(number(s)?))
+}
+
 /// A visitor that accepts a string (or a bare integer, rendered as a string) and parses it.
 struct StrVisitor<T> {
     what: &'static str,
@@ -189,6 +277,15 @@ impl<'de> Deserialize<'de> for Size {
         d.deserialize_str(StrVisitor {
             what: "a size such as 64KiB or 1500",
             parse: |s| parse_size(s).map(Size),
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for Count {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_str(StrVisitor {
+            what: "a count such as 3, >=1, <=5 or 2..8",
+            parse: parse_count,
         })
     }
 }
@@ -248,6 +345,26 @@ mod tests {
         assert_eq!(parse_size("100kB"), Ok(100_000));
         assert_eq!(parse_size("1500"), Ok(1500));
         assert!(parse_size("1.5B").is_err());
+    }
+
+    #[test]
+    fn counts_are_bounds() {
+        assert_eq!(parse_count("3"), Ok(Count::exactly(3)));
+        assert_eq!(parse_count(">=1"), Ok(Count::at_least(1)));
+        assert_eq!(parse_count("> 1"), Ok(Count::at_least(2)));
+        let at_most_4 = Count {
+            min: 0,
+            max: Some(4),
+        };
+        assert_eq!(parse_count("<5"), Ok(at_most_4));
+        assert_eq!(parse_count("<=4"), Ok(at_most_4));
+        let range = parse_count("2..8").expect("range");
+        assert!(range.admits(2) && range.admits(8) && !range.admits(1) && !range.admits(9));
+        assert_eq!(range.to_string(), "2..8");
+        assert_eq!(at_most_4.to_string(), "<=4");
+        for bad in ["", "x", "<0", "8..2", ">=-1", "1.5"] {
+            assert!(parse_count(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -325,6 +325,41 @@ fn an_offline_gap_drops_what_the_host_sends_meanwhile() {
     );
 }
 
+#[test]
+fn what_reaches_a_mapping_of_a_host_that_left_dies_inside_the_nat() {
+    // The laptop's datagram at 0 s maps 192.168.1.10:1935 to 198.51.100.1:49152 (full cone).
+    // It leaves at 1 s; bob's datagram to the old mapping at 2 s is translated in, finds no
+    // host at 192.168.1.10 and is dropped there, not sent back out through the NAT.
+    let text = "duration: 5s
+networks:
+  wifi: { nat: { type: full-cone, address: 198.51.100.1 } }
+hosts:
+  laptop: { network: wifi, address: 192.168.1.10:1935, link: { latency: 10ms } }
+  bob: { address: 203.0.113.9:1935, link: { latency: 10ms } }
+events:
+  - move: { at: 1s, host: laptop, network: internet, address: 203.0.113.50:1935 }
+";
+    let sim = run(text, 1, |h| {
+        let c = Chatter::new(h);
+        if h.name == "laptop" {
+            c.talk("203.0.113.9:1935", 1, 0, Duration::from_secs(1))
+        } else {
+            c.talk("198.51.100.1:49152", 1, 2000, Duration::from_secs(1))
+        }
+    });
+    let dropped_lines = lines_with(&sim, "dropped");
+    assert_eq!(dropped_lines.len(), 1, "{dropped_lines:?}");
+    assert!(
+        dropped_lines[0].contains("no-route at net wifi 203.0.113.9:1935 -> 192.168.1.10:1935"),
+        "{}",
+        dropped_lines[0]
+    );
+    assert!(
+        lines_with(&sim, "nat-out").len() == 1,
+        "only the laptop's datagram went out"
+    );
+}
+
 fn talking_pair(events: &str) -> Sim<Chatter> {
     let text = format!(
         "duration: 2s
