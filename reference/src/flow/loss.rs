@@ -24,6 +24,8 @@ pub struct Loss {
     max_tsn_ack: u64,
     in_flight: BTreeMap<u64, (SendFlowId, u64)>,
     timeout_alarm: Option<Instant>,
+    /// When TIMEOUT_ALARM was last set, so a smaller ERTO can shorten it.
+    alarm_set_at: Option<Instant>,
 }
 
 impl Default for Loss {
@@ -40,6 +42,7 @@ impl Loss {
             max_tsn_ack: 0,
             in_flight: BTreeMap::new(),
             timeout_alarm: None,
+            alarm_set_at: None,
         }
     }
 
@@ -99,12 +102,29 @@ impl Loss {
     /// A packet with user data was sent: set or reset TIMEOUT_ALARM to now + ERTO (3.6.2.6).
     pub fn arm(&mut self, now: Instant, erto: Duration) {
         self.timeout_alarm = Some(now + erto);
+        self.alarm_set_at = Some(now);
     }
 
     /// A packet with acknowledgements arrived: reset TIMEOUT_ALARM, if set, to now + ERTO (3.6.2.6).
     pub fn rearm_if_set(&mut self, now: Instant, erto: Duration) {
         if self.timeout_alarm.is_some() {
             self.timeout_alarm = Some(now + erto);
+            self.alarm_set_at = Some(now);
+        }
+    }
+
+    /// ERTO may have fallen since the alarm was set (a fresh round-trip sample
+    /// after backoff, 3.5.2.2): the timeout is due once the data has been
+    /// outstanding for the current ERTO, so the alarm moves earlier, never
+    /// later and never into the past. Without this a session that backed off
+    /// to 10 s during an outage would wait out the old timer even though
+    /// Pings already show the path is back (AMB-7016-44).
+    pub fn retime(&mut self, now: Instant, erto: Duration) {
+        if let (Some(alarm), Some(set_at)) = (self.timeout_alarm, self.alarm_set_at) {
+            let due = (set_at + erto).max(now);
+            if due < alarm {
+                self.timeout_alarm = Some(due);
+            }
         }
     }
 
@@ -117,6 +137,7 @@ impl Loss {
     pub fn take_due_alarm(&mut self, now: Instant) -> bool {
         if self.timeout_alarm.is_some_and(|t| t <= now) {
             self.timeout_alarm = None;
+            self.alarm_set_at = None;
             true
         } else {
             false
@@ -162,5 +183,29 @@ mod tests {
         assert!(!l.take_due_alarm(Instant::from_millis(1009)));
         assert!(l.take_due_alarm(Instant::from_millis(1010)));
         assert_eq!(l.timeout_alarm(), None);
+    }
+
+    // RFC 7016 3.5.2.2: the timeout is due when the data has been outstanding for ERTO, so a
+    // smaller ERTO (a new round-trip sample after backoff) brings a backed-off alarm forward.
+    // spec: 7016-3.5.2.2-v
+    #[test]
+    fn a_smaller_erto_brings_the_alarm_forward_but_never_back_or_into_the_past() {
+        let mut l = Loss::new();
+        l.retime(Instant::from_millis(0), Duration::from_secs(1));
+        assert_eq!(l.timeout_alarm(), None, "no alarm, nothing to retime");
+        l.arm(Instant::from_millis(1000), Duration::from_secs(10));
+        // A larger ERTO does not push it later.
+        l.retime(Instant::from_millis(2000), Duration::from_secs(20));
+        assert_eq!(l.timeout_alarm(), Some(Instant::from_millis(11_000)));
+        // ERTO back to 300 ms at 3 s: due at once (1.3 s has passed).
+        l.retime(Instant::from_millis(3000), Duration::from_millis(300));
+        assert_eq!(l.timeout_alarm(), Some(Instant::from_millis(3000)));
+        // Set again at 5 s with 4 s; ERTO 1 s at 5.2 s: due at 6 s.
+        l.arm(Instant::from_millis(5000), Duration::from_secs(4));
+        l.retime(Instant::from_millis(5200), Duration::from_secs(1));
+        assert_eq!(l.timeout_alarm(), Some(Instant::from_millis(6000)));
+        assert!(l.take_due_alarm(Instant::from_millis(6000)));
+        l.retime(Instant::from_millis(6100), Duration::from_millis(1));
+        assert_eq!(l.timeout_alarm(), None, "a fired alarm stays unset");
     }
 }

@@ -381,6 +381,8 @@ impl FlowSet {
     /// (3.6.2.5), the timeout alarm (3.6.2.6), RX_DATA_PACKETS (3.6.3.2) and
     /// the congestion window (Appendix A.2).
     pub fn end_packet(&mut self, now: Instant, rto: &Rto) {
+        // The packet's timestamp echo may have lowered ERTO (3.5.2.2).
+        self.shared.loss.retime(now, rto.erto());
         if self.packet.any_ack {
             for (_, id, seq) in self.shared.loss.nak_candidates() {
                 let Some(flow) = self.send.get_mut(&id) else {
