@@ -31,6 +31,9 @@ fn traced(loaded: &Loaded, seed: Option<u64>) -> RunReport {
 
 /// Every scenario of the library, checked against the directory listing below.
 const LIBRARY: &[&str] = &[
+    "bulk_loss_1.yaml",
+    "bulk_loss_10.yaml",
+    "bulk_loss_30.yaml",
     "example.yaml",
     "glare.yaml",
     "handshake.yaml",
@@ -39,6 +42,7 @@ const LIBRARY: &[&str] = &[
     "outage.yaml",
     "rebinding.yaml",
     "redirect.yaml",
+    "reorder_dup.yaml",
 ];
 
 #[test]
@@ -58,6 +62,28 @@ fn meets_expectations(name: &str) {
     let report = run::run(&loaded, &RunOptions::default());
     assert!(report.checked > 0, "{name} checks nothing");
     assert!(report.passed(), "{}", report.summary());
+}
+
+// RFC 7016 3.6.2.5, 3.6.2.6, Appendix A: reliable bulk data through independent loss.
+#[test]
+fn bulk_loss_1_meets_its_expectations() {
+    meets_expectations("bulk_loss_1.yaml");
+}
+
+#[test]
+fn bulk_loss_10_meets_its_expectations() {
+    meets_expectations("bulk_loss_10.yaml");
+}
+
+#[test]
+fn bulk_loss_30_meets_its_expectations() {
+    meets_expectations("bulk_loss_30.yaml");
+}
+
+// RFC 7016 3.6.3.2, 3.6.3.3: out-of-order and duplicated fragments.
+#[test]
+fn reorder_dup_meets_its_expectations() {
+    meets_expectations("reorder_dup.yaml");
 }
 
 #[test]
