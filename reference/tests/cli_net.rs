@@ -264,3 +264,187 @@ fn transparent_profile_sessions_open_too() {
         "{server_out}"
     );
 }
+
+/// A file of `len` pseudo-random bytes (a fixed LCG, so each run sends the same data) and its
+/// SHA-256, computed here independently of the binary.
+fn test_file(name: &str, len: usize) -> (std::path::PathBuf, String) {
+    use sha2::{Digest, Sha256};
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let data: Vec<u8> = (0..len)
+        .map(|_| {
+            x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            (x >> 56) as u8
+        })
+        .collect();
+    let p = temp(name);
+    std::fs::write(&p, &data).unwrap();
+    (p, hex::encode(Sha256::digest(&data)))
+}
+
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    let p = temp(name);
+    let _ = std::fs::remove_dir_all(&p);
+    std::fs::create_dir_all(&p).unwrap();
+    p
+}
+
+// RFC 7016 3.6.2 and 3.6.3: a file on one reliable flow, written by the receiver byte for byte;
+// both ends print the SHA-256 of what they sent and received.
+#[test]
+fn send_a_file_to_listen_recv() {
+    let (file, digest) = test_file("send.bin", 300_000);
+    let dir = temp_dir("recv-dir");
+    let listener = Listener::start(&["--recv", dir.to_str().unwrap()]);
+    let o = rtmfp()
+        .args([
+            "connect",
+            &listener.address,
+            "--send",
+            file.to_str().unwrap(),
+        ])
+        .args([
+            "--message-size",
+            "4096",
+            "--deadline",
+            "60",
+            "--open-timeout",
+            "10",
+        ])
+        .output()
+        .unwrap();
+    let (server_out, _) = listener.stop();
+    let client_out = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{client_out}\n{server_out}");
+    assert!(
+        client_out.contains("sent 300000 bytes, all acknowledged")
+            && client_out.contains(&format!("sha256={digest}")),
+        "{client_out}"
+    );
+    assert!(
+        server_out.contains("flow 1 complete: 300000 bytes in 74 messages")
+            && server_out.contains(&format!("sha256={digest}")),
+        "{server_out}"
+    );
+    let written = std::fs::read(dir.join("s1-flow1.bin")).unwrap();
+    assert_eq!(written, std::fs::read(&file).unwrap());
+}
+
+// RFC 7016 2.3.11.1.2: `listen --echo` answers on a return flow associated with the file's
+// flow; the sender hashes what comes back.
+#[test]
+fn echo_comes_back_on_a_return_flow() {
+    let (file, digest) = test_file("echo.bin", 200_000);
+    let listener = Listener::start(&["--echo"]);
+    let o = rtmfp()
+        .args([
+            "connect",
+            &listener.address,
+            "--send",
+            file.to_str().unwrap(),
+        ])
+        .args(["--expect-echo", "--deadline", "60", "--open-timeout", "10"])
+        .output()
+        .unwrap();
+    let (server_out, _) = listener.stop();
+    let client_out = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{client_out}\n{server_out}");
+    assert!(
+        client_out.contains("in return for SendFlowId(1)"),
+        "{client_out}"
+    );
+    assert!(
+        client_out.contains("echo: s1 flow 1 complete: 200000 bytes")
+            && client_out.contains("echo matches what was sent"),
+        "{client_out}"
+    );
+    assert_eq!(
+        client_out.matches(&format!("sha256={digest}")).count(),
+        2,
+        "sent and echoed: {client_out}"
+    );
+}
+
+// RFC 7016 3.6.2.7 and 3.6.1.2: timed messages with a 50 ms lifetime under 10% loss at both
+// ends. Every message is either acknowledged or abandoned at the sender, and every sequence
+// number is either delivered or reported lost at the receiver.
+#[test]
+fn stream_under_loss_accounts_for_every_message() {
+    let listener = Listener::start(&["--loss", "0.1", "--lifetime", "50"]);
+    let o = rtmfp()
+        .args([
+            "connect",
+            &listener.address,
+            "--stream",
+            "200",
+            "--interval",
+            "10",
+        ])
+        .args(["--lifetime", "50", "--loss", "0.1", "--loss-seed", "3"])
+        .args(["--deadline", "60", "--open-timeout", "20"])
+        .output()
+        .unwrap();
+    let client_out = text(&o);
+    // Let the receiver see the flow complete before stopping it.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let mut server_out = String::new();
+    while Instant::now() < deadline && !server_out.contains("stream: delivered=") {
+        if let Ok(l) = listener.lines.recv_timeout(Duration::from_millis(200)) {
+            server_out.push_str(&l);
+            server_out.push('\n');
+        }
+    }
+    let (rest, _) = listener.stop();
+    server_out.push_str(&rest);
+    assert_eq!(o.status.code(), Some(0), "{client_out}\n{server_out}");
+    let num = |text: &str, key: &str| -> u64 {
+        text.lines()
+            .find_map(|l| field(l, key))
+            .and_then(|v| v.trim_end_matches(';').parse().ok())
+            .unwrap_or_else(|| panic!("no {key} in {text}"))
+    };
+    let (sent, acked, abandoned) = (
+        num(&client_out, "sent="),
+        num(&client_out, "delivered="),
+        num(&client_out, "abandoned="),
+    );
+    assert_eq!(sent, 200, "{client_out}");
+    assert_eq!(acked + abandoned, sent, "{client_out}");
+    let (got, lost) = (num(&server_out, "delivered="), num(&server_out, "lost="));
+    assert_eq!(got + lost, sent, "{server_out}");
+    assert!(
+        got >= acked,
+        "every acknowledged message was delivered: {server_out}"
+    );
+}
+
+// Bad paths are clear errors with a nonzero status, never a panic.
+#[test]
+fn transfer_errors_are_clear() {
+    let o = rtmfp()
+        .args(["connect", "127.0.0.1:9", "--send", "/nonexistent/file"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o).contains("--send: cannot open /nonexistent/file"),
+        "{}",
+        text(&o)
+    );
+    let o = rtmfp()
+        .args([
+            "listen",
+            "--bind",
+            "127.0.0.1:0",
+            "--recv",
+            "/nonexistent/dir",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o).contains("--recv /nonexistent/dir: not usable"),
+        "{}",
+        text(&o)
+    );
+    assert!(!text(&o).contains("panicked"));
+}

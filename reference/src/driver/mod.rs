@@ -92,6 +92,8 @@ pub struct DriverStats {
     pub recv_errors: u64,
     /// Key-log lines that could not be written.
     pub key_log_errors: u64,
+    /// Received datagrams dropped by [`Driver::with_receive_loss`].
+    pub dropped_on_purpose: u64,
 }
 
 /// What [`Driver::run`] hands back when it stops.
@@ -112,6 +114,14 @@ pub struct Driver<S> {
     events: mpsc::UnboundedSender<Event>,
     key_log: Option<KeyLogFile>,
     stats: DriverStats,
+    receive_loss: Option<ReceiveLoss>,
+}
+
+/// Deliberate loss of received datagrams, a test aid ([`Driver::with_receive_loss`]).
+struct ReceiveLoss {
+    /// Drop when a uniform 64-bit draw is below this.
+    threshold: u64,
+    rng: rand_chacha::ChaCha8Rng,
 }
 
 impl<S: DatagramSocket> Driver<S> {
@@ -136,6 +146,7 @@ impl<S: DatagramSocket> Driver<S> {
             events,
             key_log: None,
             stats: DriverStats::default(),
+            receive_loss: None,
         };
         (
             driver,
@@ -149,6 +160,26 @@ impl<S: DatagramSocket> Driver<S> {
     /// Appends each session's key-log line to `file` when it opens (spec/keylog.md).
     pub fn with_key_log(mut self, file: KeyLogFile) -> Self {
         self.key_log = Some(file);
+        self
+    }
+
+    /// A test aid: drops each received datagram with `probability` (0 to 1)
+    /// before the endpoint sees it, drawn from a generator seeded with `seed`,
+    /// to show loss recovery and partial reliability over a loopback that
+    /// loses nothing. Counted in [`DriverStats::dropped_on_purpose`].
+    pub fn with_receive_loss(mut self, probability: f64, seed: u64) -> Self {
+        use rand_core::SeedableRng;
+        let p = if probability.is_finite() {
+            probability.clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
+        // p * 2^64, saturating at u64::MAX for p = 1.
+        let threshold = (p * 18_446_744_073_709_551_616.0) as u64;
+        self.receive_loss = Some(ReceiveLoss {
+            threshold,
+            rng: rand_chacha::ChaCha8Rng::seed_from_u64(seed),
+        });
         self
     }
 
@@ -190,6 +221,13 @@ impl<S: DatagramSocket> Driver<S> {
                     Ok((len, from)) => {
                         recv_errors_in_row = 0;
                         let data = buf.get(..len).unwrap_or(&buf);
+                        if let Some(loss) = self.receive_loss.as_mut() {
+                            use rand_core::Rng;
+                            if loss.rng.next_u64() < loss.threshold {
+                                self.stats.dropped_on_purpose += 1;
+                                continue;
+                            }
+                        }
                         tracing::trace!(%from, len, "datagram in");
                         self.endpoint.handle_datagram(self.clock.now(), from, data);
                     }

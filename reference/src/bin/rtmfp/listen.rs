@@ -1,15 +1,17 @@
 //! `rtmfp listen`: a responder that accepts sessions and reports them (RFC 7016 3.5.1.1.2).
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Args;
 use rtmfp::driver::Driver;
-use rtmfp::endpoint::{CloseKind, EndpointConfig};
+use rtmfp::endpoint::{CloseKind, EndpointConfig, Event};
 use tokio::net::UdpSocket;
 
 use crate::net::{CommonArgs, Reporter, Side, describe_identity, describe_stats, wait_closed};
+use crate::transfer::Receiver;
 
 /// Accept RTMFP sessions and print one line per event.
 ///
@@ -32,11 +34,23 @@ use crate::net::{CommonArgs, Reporter, Side, describe_identity, describe_stats, 
 /// Request until Close Ack, 3.5.5), waiting at most 3 seconds, and prints
 /// the endpoint's counters.
 ///
+/// Flows (RFC 7016 3.6.3) are accepted and hashed: when one completes it
+/// prints its bytes, messages, throughput and SHA-256. --recv DIR also
+/// writes each flow to DIR/sN-flowM.bin (a local name; the flow's metadata
+/// is never used as a path). --echo sends every message back on a return
+/// flow associated with the one it came on (2.3.11.1.2), as rtmfp-cpp's
+/// echoserver does, and closes it when the original completes. A stream
+/// flow (`rtmfp connect --stream`) is counted: delivered, late (older than
+/// --lifetime when it arrived, by the send time it carries) and lost
+/// (abandoned by the sender, 3.6.1.2).
+///
 /// Exit status: 0 after a clean stop, 1 if the socket fails, 2 for a usage error.
 ///
 /// Examples:
 ///   rtmfp listen --bind 127.0.0.1:1935 --hostname echo
 ///   rtmfp listen --bind 127.0.0.1:0 --no-hmac --no-sseq --keylog keys.log
+///   rtmfp listen --bind 127.0.0.1:1935 --recv /tmp/in
+///   rtmfp listen --bind 127.0.0.1:1935 --echo
 #[derive(Debug, Args)]
 #[command(verbatim_doc_comment)]
 pub struct ListenArgs {
@@ -53,6 +67,27 @@ pub struct ListenArgs {
     /// Stop by itself after this many seconds (0: run until Ctrl-C).
     #[arg(long, value_name = "SECS", default_value_t = 0)]
     time: u64,
+
+    /// Write each received flow to a file in this directory.
+    #[arg(long, value_name = "DIR")]
+    recv: Option<PathBuf>,
+
+    /// Echo every message back on a return flow (RFC 7016 2.3.11.1.2).
+    #[arg(long)]
+    echo: bool,
+
+    /// Milliseconds after its send time when a stream message counts as late.
+    #[arg(long, value_name = "MS", default_value_t = 300)]
+    lifetime: u64,
+
+    /// Test aid: drop this fraction (0 to 1) of received datagrams, from a
+    /// seeded generator, to show recovery over a loopback that loses nothing.
+    #[arg(long, value_name = "P", default_value_t = 0.0)]
+    loss: f64,
+
+    /// Seed for --loss.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    loss_seed: u64,
 
     #[command(flatten)]
     common: CommonArgs,
@@ -73,6 +108,14 @@ pub fn run(args: &ListenArgs) -> ExitCode {
         Ok(k) => k,
         Err(why) => return crate::usage_error(&why),
     };
+    let mut receiver = match Receiver::new(args.recv.clone(), args.echo) {
+        Ok(r) => r,
+        Err(why) => {
+            eprintln!("error: {why}");
+            return ExitCode::from(1);
+        }
+    };
+    receiver.late_after = Duration::from_millis(args.lifetime);
     crate::block_on(async move {
         let socket = match UdpSocket::bind(args.bind).await {
             Ok(s) => s,
@@ -89,6 +132,15 @@ pub fn run(args: &ListenArgs) -> ExitCode {
             describe_identity(&endpoint)
         ));
         let (driver, handle, mut events) = Driver::new(endpoint, socket);
+        let driver = if args.loss > 0.0 {
+            report.line(&format!(
+                "dropping {} of received datagrams on purpose (--loss)",
+                args.loss
+            ));
+            driver.with_receive_loss(args.loss, args.loss_seed)
+        } else {
+            driver
+        };
         let driver = match key_log {
             Some(k) => {
                 report.line(&format!("key log: appending to {}", k.path().display()));
@@ -115,7 +167,20 @@ pub fn run(args: &ListenArgs) -> ExitCode {
             tokio::select! {
                 () = &mut stop => break,
                 e = events.recv() => match e {
-                    Some(e) => report.event(&handle, &e).await,
+                    Some(e) => {
+                        let quiet = matches!(
+                            e,
+                            Event::Message { .. } | Event::MessageDelivered { .. }
+                                | Event::MessageAbandoned { .. } | Event::SendFlowWritable { .. }
+                                | Event::MessagesLost { .. }
+                        );
+                        if !quiet {
+                            report.event(&handle, &e).await;
+                        }
+                        for line in receiver.on_event(&handle, &e).await {
+                            report.line(&line);
+                        }
+                    }
                     None => break,
                 },
             }
@@ -128,6 +193,9 @@ pub fn run(args: &ListenArgs) -> ExitCode {
         let clean = wait_closed(&handle, Duration::from_secs(3)).await;
         while let Ok(e) = events.try_recv() {
             report.event(&handle, &e).await;
+        }
+        for line in receiver.unfinished() {
+            report.line(&line);
         }
         if !clean {
             report.line("some sessions did not acknowledge the close in 3 s");

@@ -5,6 +5,7 @@ mod decode;
 mod listen;
 mod net;
 mod print;
+mod transfer;
 
 use std::io::Write;
 use std::process::ExitCode;
