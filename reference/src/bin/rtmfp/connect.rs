@@ -14,7 +14,7 @@ use tokio::net::UdpSocket;
 
 use crate::net::{
     CommonArgs, DEFAULT_TRANSPARENT_IDENTITY, Profile, Reporter, Side, any_address_for,
-    describe_identity, describe_rtt, describe_stats, parse_fingerprint, wait_closed,
+    describe_identity, describe_rtt, describe_stats, parse_fingerprint, wait_closed, with_loss,
 };
 use crate::transfer::{FileSender, Receiver, StreamSender, rate};
 
@@ -223,15 +223,7 @@ pub fn run(args: &ConnectArgs) -> ExitCode {
             hex::encode(&epd),
         ));
         let (driver, handle, mut events) = Driver::new(endpoint, socket);
-        let driver = if args.loss > 0.0 {
-            report.line(&format!(
-                "dropping {} of received datagrams on purpose (--loss)",
-                args.loss
-            ));
-            driver.with_receive_loss(args.loss, args.loss_seed)
-        } else {
-            driver
-        };
+        let driver = with_loss(driver, args.loss, args.loss_seed, &report);
         let driver = match key_log {
             Some(k) => {
                 report.line(&format!("key log: appending to {}", k.path().display()));

@@ -10,7 +10,9 @@ use rtmfp::driver::Driver;
 use rtmfp::endpoint::{CloseKind, EndpointConfig, Event};
 use tokio::net::UdpSocket;
 
-use crate::net::{CommonArgs, Reporter, Side, describe_identity, describe_stats, wait_closed};
+use crate::net::{
+    CommonArgs, Reporter, Side, describe_identity, describe_stats, wait_closed, with_loss,
+};
 use crate::transfer::Receiver;
 
 /// Accept RTMFP sessions and print one line per event.
@@ -132,15 +134,7 @@ pub fn run(args: &ListenArgs) -> ExitCode {
             describe_identity(&endpoint)
         ));
         let (driver, handle, mut events) = Driver::new(endpoint, socket);
-        let driver = if args.loss > 0.0 {
-            report.line(&format!(
-                "dropping {} of received datagrams on purpose (--loss)",
-                args.loss
-            ));
-            driver.with_receive_loss(args.loss, args.loss_seed)
-        } else {
-            driver
-        };
+        let driver = with_loss(driver, args.loss, args.loss_seed, &report);
         let driver = match key_log {
             Some(k) => {
                 report.line(&format!("key log: appending to {}", k.path().display()));

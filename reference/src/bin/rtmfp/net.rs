@@ -456,3 +456,20 @@ pub fn any_address_for(far: &SocketAddr) -> SocketAddr {
         SocketAddr::V6(_) => SocketAddr::from(([0u16; 8], 0)),
     }
 }
+
+/// Applies `--loss` (a test aid): drops that fraction of received datagrams, saying so.
+pub fn with_loss<S: rtmfp::driver::DatagramSocket>(
+    driver: rtmfp::driver::Driver<S>,
+    loss: f64,
+    seed: u64,
+    report: &Reporter,
+) -> rtmfp::driver::Driver<S> {
+    if loss > 0.0 {
+        report.line(&format!(
+            "dropping {loss} of received datagrams on purpose (--loss)"
+        ));
+        driver.with_receive_loss(loss, seed)
+    } else {
+        driver
+    }
+}
